@@ -1,0 +1,41 @@
+# Two commands do everything on a machine with python3 and pip:
+#   make run    set up .venv if needed, then run the kit's main job
+#   make test   set up .venv if needed, then run every test
+# The rest: make lab (JupyterLab), make bench (benchmarks), make lock (refresh the lock file).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a complete install, so an interrupted one is redone next time.
+INSTALLED := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told it may (containers, some CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup run test lab bench lock clean
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+run: setup
+	$(BIN)/python -m fti.demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lab: setup
+	$(BIN)/jupyter lab $(ROOT_FLAG)
+
+bench: setup
+	$(BIN)/python benchmarks/bench_store.py
+
+# Needs uv (pip install uv); resolves for every platform and Python >= 3.11 at once.
+lock:
+	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) data/store runs dashboards .pytest_cache

@@ -1,0 +1,99 @@
+"""Writing trained models to disk and reading them back, with a checksum.
+
+XGBoost models are saved in XGBoost's own UBJSON format, which loads without
+running any code. Other Python objects (scikit-learn estimators, for example)
+have no such format in the libraries the kit uses, so they are saved with
+joblib, which is pickle: loading a pickle runs code, so only load artifacts from
+a store you trust. The SHA-256 recorded at save time catches a file that was
+changed or damaged since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fti.exceptions import ArtifactIntegrityError
+
+XGBOOST_FILE = "model.ubj"
+JOBLIB_FILE = "model.joblib"
+
+
+def _xgboost_class(obj: Any) -> str | None:
+    module = type(obj).__module__
+    if module.startswith("xgboost"):
+        return f"xgboost.{type(obj).__name__}"
+    return None
+
+
+def write(obj: Any, folder: Path) -> str:
+    """Save ``obj`` into an empty ``folder``; return its framework tag for `read`.
+
+    Args:
+        obj: An XGBoost model (native format), a path to a file or directory
+            (copied as is), or any picklable Python object (joblib).
+    """
+    folder.mkdir(parents=True, exist_ok=False)
+    if isinstance(obj, (str, Path)):
+        source = Path(obj)
+        if source.is_dir():
+            shutil.copytree(source, folder / "files")
+            return "directory"
+        if source.is_file():
+            (folder / "files").mkdir()
+            shutil.copy2(source, folder / "files" / source.name)
+            return "file"
+        raise FileNotFoundError(f"cannot save model: {source} is neither a file nor a directory")
+    xgboost_class = _xgboost_class(obj)
+    if xgboost_class is not None:
+        obj.save_model(str(folder / XGBOOST_FILE))
+        return xgboost_class
+    import joblib
+
+    joblib.dump(obj, folder / JOBLIB_FILE)
+    return "joblib"
+
+
+def read(folder: Path, framework: str) -> Any:
+    """Load what `write` saved: the object, or the path of a saved file or directory."""
+    if framework == "directory":
+        return folder / "files"
+    if framework == "file":
+        return next((folder / "files").iterdir())
+    if framework.startswith("xgboost."):
+        module = importlib.import_module("xgboost")
+        model = getattr(module, framework.split(".", 1)[1])()
+        model.load_model(str(folder / XGBOOST_FILE))
+        return model
+    if framework == "joblib":
+        import joblib
+
+        return joblib.load(folder / JOBLIB_FILE)
+    raise ValueError(f"unknown model framework {framework!r} in {folder}")
+
+
+def checksum(folder: Path) -> str:
+    """SHA-256 over every file in ``folder``: relative paths and contents, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def verify(folder: Path, expected: str, what: str) -> None:
+    """Raise `ArtifactIntegrityError` unless ``folder`` still has the checksum ``expected``."""
+    if not folder.is_dir():
+        raise ArtifactIntegrityError(f"{what}: the artifact folder {folder} is missing")
+    actual = checksum(folder)
+    if actual != expected:
+        raise ArtifactIntegrityError(
+            f"{what}: the artifact in {folder} has SHA-256 {actual[:12]}… but {expected[:12]}… was recorded "
+            "when it was saved; it was changed or damaged, so it is not loaded"
+        )

@@ -1,0 +1,255 @@
+"""The store directory and short-lived connections to its databases.
+
+Everything the kit remembers lives under one folder (``data/store/`` unless
+``FTI_STORE`` or an explicit path says otherwise)::
+
+    store/
+      offline.duckdb   feature data with its full history, commits, validation
+                       reports, feature views, training datasets, model registry
+      online.sqlite    the latest row per key of online-enabled feature groups
+      models/NAME/N/   model artifacts, one folder per version
+
+DuckDB lets one process at a time open a database file for writing. A notebook
+kernel that keeps a feature store object for hours must not lock out papermill
+running the next pipeline, so no connection outlives the call that needed it:
+each operation opens the file, works in one transaction, and closes it. When
+another process holds the file, the open is retried with back-off for a bounded
+time (``FTI_LOCK_TIMEOUT`` seconds, 60 by default) before `StoreBusyError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from fti.exceptions import StoreBusyError
+
+STORE_VARIABLE = "FTI_STORE"
+LOCK_TIMEOUT_VARIABLE = "FTI_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 60.0
+OFFLINE_FILE = "offline.duckdb"
+ONLINE_FILE = "online.sqlite"
+MODELS_DIR = "models"
+
+# The store's own tables. Feature data lives in one table per feature group version
+# (created on its first insert); everything else is described here.
+_METADATA_DDL = """
+CREATE TABLE IF NOT EXISTS fti_feature_groups (
+    name VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    primary_key VARCHAR NOT NULL,          -- JSON list of column names
+    event_time VARCHAR,
+    description VARCHAR NOT NULL,
+    online_enabled BOOLEAN NOT NULL,
+    ttl_seconds DOUBLE,
+    columns VARCHAR,                       -- JSON list of [name, sql type]; NULL until the first insert
+    expectation_suite VARCHAR,             -- JSON, NULL when none is attached
+    ingestion_policy VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS fti_commits (
+    commit_id BIGINT PRIMARY KEY,
+    fg_name VARCHAR NOT NULL,
+    fg_version INTEGER NOT NULL,
+    committed_at TIMESTAMPTZ NOT NULL,
+    rows_inserted BIGINT NOT NULL,
+    rows_updated BIGINT NOT NULL,
+    rows_unchanged BIGINT NOT NULL,
+    validation VARCHAR,                    -- NULL (no suite), 'success' or 'failed'
+    report_id BIGINT
+);
+CREATE TABLE IF NOT EXISTS fti_validation_reports (
+    report_id BIGINT PRIMARY KEY,
+    fg_name VARCHAR NOT NULL,
+    fg_version INTEGER NOT NULL,
+    validated_at TIMESTAMPTZ NOT NULL,
+    success BOOLEAN NOT NULL,
+    ingestion_policy VARCHAR NOT NULL,
+    outcome VARCHAR NOT NULL,              -- 'ingested' or 'rejected'
+    evaluated INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    report VARCHAR NOT NULL                -- JSON
+);
+CREATE TABLE IF NOT EXISTS fti_feature_views (
+    name VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    query VARCHAR NOT NULL,                -- JSON
+    labels VARCHAR NOT NULL,               -- JSON list
+    transformation_functions VARCHAR NOT NULL,  -- JSON {column: [step, ...]}
+    on_demand_features VARCHAR NOT NULL,   -- JSON {name: "module:qualname"}
+    description VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS fti_training_datasets (
+    fv_name VARCHAR NOT NULL,
+    fv_version INTEGER NOT NULL,
+    td_version INTEGER NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    as_of_commit BIGINT NOT NULL,
+    split VARCHAR NOT NULL,                -- JSON: how the rows were split
+    transformation_state VARCHAR NOT NULL, -- JSON: the fitted transformations
+    feature_columns VARCHAR NOT NULL,      -- JSON list: the model's input columns, in order
+    PRIMARY KEY (fv_name, fv_version, td_version)
+);
+CREATE TABLE IF NOT EXISTS fti_models (
+    name VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    description VARCHAR NOT NULL,
+    metrics VARCHAR NOT NULL,              -- JSON
+    fv_name VARCHAR,
+    fv_version INTEGER,
+    td_version INTEGER,
+    trained_on_commit BIGINT,
+    input_schema VARCHAR,                  -- JSON
+    input_example VARCHAR,                 -- JSON (records)
+    framework VARCHAR NOT NULL,
+    artifact VARCHAR NOT NULL,             -- path relative to the store
+    sha256 VARCHAR NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS fti_model_aliases (
+    name VARCHAR NOT NULL,
+    alias VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+"""
+
+
+def default_store_path() -> Path:
+    """Return ``FTI_STORE`` if set, else ``data/store`` at the repository root."""
+    configured = os.environ.get(STORE_VARIABLE)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    # shared/fti/storage.py -> the repository root is two folders above the package.
+    return Path(__file__).resolve().parents[2] / "data" / "store"
+
+
+def _lock_timeout() -> float:
+    raw = os.environ.get(LOCK_TIMEOUT_VARIABLE)
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        raise ValueError(f"{LOCK_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
+
+
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+class Store:
+    """A store directory and the way in to its offline database.
+
+    Args:
+        path: The store directory; created if missing.
+    """
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser().resolve() if path is not None else default_store_path()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.offline_path = self.path / OFFLINE_FILE
+        self.online_path = self.path / ONLINE_FILE
+        self.models_path = self.path / MODELS_DIR
+        # One open connection per thread at most, shared by nested operations so that
+        # a feature view reading three feature groups opens the file once.
+        self._local = threading.local()
+        self._schema_ready = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + _lock_timeout()
+        pause = 0.005
+        while True:
+            try:
+                con = duckdb.connect(str(self.offline_path))
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc) or time.monotonic() >= deadline:
+                    if _is_lock_conflict(exc):
+                        raise StoreBusyError(
+                            f"the store {self.offline_path} stayed locked by another process for more than "
+                            f"{_lock_timeout():g} s (set {LOCK_TIMEOUT_VARIABLE} to wait longer); "
+                            f"DuckDB said: {exc}"
+                        ) from None
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+        # Times are stored and returned in UTC whatever the laptop's time zone is.
+        con.execute("SET TimeZone = 'UTC'")
+        if not self._schema_ready:
+            con.execute(_METADATA_DDL)
+            self._schema_ready = True
+        return con
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection to the offline database, opening it only if this thread has none.
+
+        The connection closes when the outermost ``connect`` (or ``transaction``) ends.
+        """
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            yield con
+            return
+        con = self._open()
+        self._local.con = con
+        try:
+            yield con
+        finally:
+            self._local.con = None
+            con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Yield a connection inside one transaction: all of it is committed, or none of it.
+
+        Nested calls join the outer transaction.
+        """
+        with self.connect() as con:
+            if getattr(self._local, "in_transaction", False):
+                yield con
+                return
+            con.execute("BEGIN TRANSACTION")
+            self._local.in_transaction = True
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                self._local.in_transaction = False
+
+
+def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run a query and return all of it as a DataFrame.
+
+    DuckDB's pandas conversion calls a pandas method that pandas 3 deprecates, and
+    that warning would reach every notebook's output; it is silenced here, once.
+    """
+    result = con.execute(sql, params or [])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*inplace keyword.*", category=Warning)
+        return result.df()
+
+
+def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+    """Run a query and return every row (never leaves a result half-fetched)."""
+    return con.execute(sql, params or []).fetchall()
