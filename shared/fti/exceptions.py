@@ -45,6 +45,10 @@ class ExpectationsFailedError(FTIError):
         super().__init__("\n".join(lines))
 
 
+class InvalidSuiteError(FTIError, ValueError):
+    """An expectation suite cannot be built: unknown expectation types or invalid arguments."""
+
+
 class NotFoundError(FTIError, LookupError):
     """Something asked for by name does not exist in the store."""
 
