@@ -11,6 +11,7 @@ registry, both in one folder, with calls named like the Hopsworks client::
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from fti.clock import now
@@ -39,6 +40,18 @@ __all__ = [
     "NotFoundError", "Project", "QueryError", "SchemaError", "ServingError", "StoreBusyError",
     "TimeTravelError", "TrainingDatasetNotFoundError", "get_feature_store", "get_model_registry", "login", "now",
 ]
+
+
+# Submodules a notebook reaches as ``fti.plots`` etc. They are imported on first use, so
+# ``import fti`` stays quick for pipelines that need only the store.
+_SUBMODULES = {"clock", "dashboard", "evaluation", "monitoring", "paths", "plots", "titanic", "transformations",
+               "validation"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fti.{name}")
+    raise AttributeError(f"module 'fti' has no attribute {name!r}")
 
 
 def get_feature_store(path: str | Path | None = None) -> FeatureStore:

@@ -31,6 +31,7 @@ import duckdb
 import pandas as pd
 
 from fti.exceptions import StoreBusyError
+from fti.paths import DATA_DIR
 
 STORE_VARIABLE = "FTI_STORE"
 LOCK_TIMEOUT_VARIABLE = "FTI_LOCK_TIMEOUT"
@@ -133,8 +134,7 @@ def default_store_path() -> Path:
     configured = os.environ.get(STORE_VARIABLE)
     if configured:
         return Path(configured).expanduser().resolve()
-    # shared/fti/storage.py -> the repository root is two folders above the package.
-    return Path(__file__).resolve().parents[2] / "data" / "store"
+    return DATA_DIR / "store"
 
 
 def _lock_timeout() -> float:

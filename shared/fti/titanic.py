@@ -36,21 +36,36 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from fti.exceptions import SchemaError
+from fti.paths import DATA_DIR
 
 __all__ = [
+    "FEATURES",
+    "IDS_PER_DAY",
+    "LABEL",
     "TITANIC_CSV",
     "BOARDED_AT",
     "COLUMNS",
     "Drift",
     "PassengerGenerator",
     "generate_passengers",
+    "drift_from_parameters",
+    "first_passenger_id",
     "load_passengers",
+    "passenger_expectations",
 ]
 
-# The package lives at <repo>/shared/fti/, so the repository root is two levels up.
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+FEATURES: list[str] = ["pclass", "sex", "age", "sibsp", "parch"]
+"""What the model may use to predict survival."""
 
-TITANIC_CSV: Path = _REPO_ROOT / "data" / "titanic.csv"
+LABEL = "survived"
+"""What the model predicts."""
+
+IDS_PER_DAY = 1000
+"""Passenger ids reserved per run date, so a day's ids never depend on earlier runs."""
+
+_FIRST_DAY = date(2000, 1, 1)
+
+TITANIC_CSV: Path = DATA_DIR / "titanic.csv"
 """Default location of the real passenger list (a plain copy of the kit's data file)."""
 
 BOARDED_AT: pd.Timestamp = pd.Timestamp("1912-04-10 12:00", tz="UTC").as_unit("us")
@@ -131,11 +146,9 @@ _CHILD_AGE = 13.0
 # drifted aspects and their consequences.
 _STREAMS: tuple[str, ...] = ("pclass", "sex", "age_missing", "age_pick", "family", "survived", "time")
 
-
 # ---------------------------------------------------------------------------
 # Loading the real data
 # ---------------------------------------------------------------------------
-
 
 def load_passengers(path: str | Path | None = None) -> pd.DataFrame:
     """Read and clean the real passenger list.
@@ -172,7 +185,6 @@ def load_passengers(path: str | Path | None = None) -> pd.DataFrame:
     clean = _clean(raw, source=f"passenger list {file}", line_numbers=True)
     return _with_ids_and_times(clean)
 
-
 def _with_ids_and_times(clean: pd.DataFrame) -> pd.DataFrame:
     """Add passenger_id 1..N and the common boarding time to cleaned real rows."""
     n = len(clean)
@@ -185,7 +197,6 @@ def _with_ids_and_times(clean: pd.DataFrame) -> pd.DataFrame:
     for column in _RAW_COLUMNS:
         frame[column] = clean[column].to_numpy()
     return frame.astype(_DTYPES)
-
 
 def _clean(raw: pd.DataFrame, *, source: str, line_numbers: bool) -> pd.DataFrame:
     """Validate and convert the six data columns of ``raw``.
@@ -274,14 +285,11 @@ def _clean(raw: pd.DataFrame, *, source: str, line_numbers: bool) -> pd.DataFram
 
     return pd.DataFrame({c: out[c] for c in _RAW_COLUMNS}).astype({c: _DTYPES[c] for c in _RAW_COLUMNS})
 
-
 # ---------------------------------------------------------------------------
 # Dates and arguments
 # ---------------------------------------------------------------------------
 
-
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
 
 def _as_date(value: object, what: str) -> date:
     """Turn a date, a datetime (its UTC date) or an ISO ``YYYY-MM-DD`` string into a date."""
@@ -305,13 +313,11 @@ def _as_date(value: object, what: str) -> date:
             raise ValueError(f"{what} {value!r} is not a date in the form YYYY-MM-DD") from None
     raise TypeError(f"{what} must be a datetime.date or a 'YYYY-MM-DD' string, not {type(value).__name__}")
 
-
 def _as_int(value: object, what: str) -> int:
     """Accept Python and NumPy integers (not bools, not floats) as an int."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{what} must be an integer, not {type(value).__name__} {value!r}")
     return int(value)
-
 
 def _as_finite_float(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -321,11 +327,9 @@ def _as_finite_float(value: object, what: str) -> float:
         raise ValueError(f"{what} must be finite, got {value!r}")
     return number
 
-
 # ---------------------------------------------------------------------------
 # Drift
 # ---------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class Drift:
@@ -386,17 +390,14 @@ class Drift:
         """Whether the drift is in effect for ``run_date`` (on or after `start`)."""
         return _as_date(run_date, "run_date") >= self.start
 
-
 # ---------------------------------------------------------------------------
 # The generator
 # ---------------------------------------------------------------------------
-
 
 def _age_band(age: np.ndarray) -> np.ndarray:
     """Band index 0..len(edges) per age; `_MISSING_BAND` for NaN."""
     band = np.searchsorted(np.asarray(_AGE_BAND_EDGES), np.nan_to_num(age, nan=0.0), side="right")
     return np.where(np.isnan(age), _MISSING_BAND, band).astype(np.int64)
-
 
 def _first_big_enough(candidates: list[np.ndarray], minimum: int) -> np.ndarray:
     """The first candidate cell with at least ``minimum`` rows, else the largest one."""
@@ -405,12 +406,10 @@ def _first_big_enough(candidates: list[np.ndarray], minimum: int) -> np.ndarray:
             return cell
     return max(candidates, key=len)
 
-
 def _pick(cell: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Resample rows of ``cell`` with uniforms ``u`` in [0, 1): row floor(u * len)."""
     index = np.minimum((u * len(cell)).astype(np.int64), len(cell) - 1)
     return cell[index]
-
 
 class PassengerGenerator:
     """Samples new passengers from the joint distribution of a fitted passenger list.
@@ -713,12 +712,10 @@ class PassengerGenerator:
         )
         return frame.astype(_DTYPES)
 
-
 def _sorted_pairs(pairs: np.ndarray) -> np.ndarray:
     """(sibsp, parch) rows sorted lexicographically: a canonical order independent of file order."""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-
 
 def _design_matrix(
     pclass: np.ndarray,
@@ -753,18 +750,15 @@ def _design_matrix(
     }
     return np.column_stack([columns[name] for name in _SURVIVAL_FEATURES])
 
-
 # ---------------------------------------------------------------------------
 # Convenience
 # ---------------------------------------------------------------------------
-
 
 @functools.lru_cache(maxsize=8)
 def _fitted_generator(resolved: str, mtime_ns: int, size: int) -> PassengerGenerator:
     # Keyed on the file's modification time and size too, so editing the file
     # (e.g. an exercise that corrupts it) refits instead of using a stale fit.
     return PassengerGenerator.fit(load_passengers(resolved))
-
 
 def generate_passengers(
     run_date: date | str,
@@ -796,3 +790,67 @@ def generate_passengers(
     stat = resolved.stat()
     generator = _fitted_generator(str(resolved), stat.st_mtime_ns, stat.st_size)
     return generator.generate(run_date, n, first_id=first_id, drift=drift)
+
+
+def first_passenger_id(run_date: date | str, n: int = 1) -> int:
+    """The first passenger id for ``run_date``: the same every time that date is run.
+
+    Ids come from the date (``1_000_000 + days since 2000-01-01 * 1000``) rather than
+    from the store's current maximum, so re-running a day upserts the same passengers
+    instead of adding new ones.
+
+    Raises:
+        ValueError: ``n`` is more than `IDS_PER_DAY`, or the date is before 2000.
+    """
+    day = _as_date(run_date, "run_date")
+    if not 1 <= n <= IDS_PER_DAY:
+        raise ValueError(f"passengers per day must be between 1 and {IDS_PER_DAY}, got {n}")
+    if day < _FIRST_DAY:
+        raise ValueError(f"run_date {day.isoformat()} is before {_FIRST_DAY.isoformat()}")
+    return 1_000_000 + (day - _FIRST_DAY).days * IDS_PER_DAY
+
+
+def drift_from_parameters(start: str, age_shift: float = 0.0, class_mix: str = "") -> Drift | None:
+    """Build a `Drift` from notebook parameters; None when ``start`` is empty.
+
+    Args:
+        start: First run date with drift (``"YYYY-MM-DD"``), or ``""`` for no drift.
+        age_shift: Years added to every generated age.
+        class_mix: Shares of classes 1, 2, 3 as ``"0.6,0.3,0.1"``, or ``""`` to keep the real mix.
+    """
+    if not start:
+        return None
+    mix = None
+    if class_mix:
+        try:
+            mix = tuple(float(part) for part in class_mix.split(","))
+        except ValueError:
+            raise ValueError(f"class_mix {class_mix!r} is not three comma-separated numbers") from None
+    return Drift(start=start, age_shift=age_shift, class_mix=mix)
+
+
+def passenger_expectations():
+    """The expectation suite every insert into the passengers feature group must pass.
+
+    Each expectation is a fact about valid passengers, not about this sample: a
+    class is 1, 2 or 3; an age, when known, is between 0 and 120; nobody has a
+    negative number of relatives; sex and survival are always recorded.
+
+    Returns:
+        A ``great_expectations.ExpectationSuite`` (Great Expectations is imported here).
+    """
+    import great_expectations as gx
+
+    expect = gx.expectations
+    return gx.ExpectationSuite(
+        name="passengers",
+        expectations=[
+            expect.ExpectColumnValuesToBeInSet(column="pclass", value_set=[1, 2, 3]),
+            expect.ExpectColumnValuesToBeInSet(column="sex", value_set=["female", "male"]),
+            expect.ExpectColumnValuesToBeBetween(column="age", min_value=0, max_value=120),
+            expect.ExpectColumnValuesToBeBetween(column="sibsp", min_value=0, max_value=20),
+            expect.ExpectColumnValuesToBeBetween(column="parch", min_value=0, max_value=20),
+            expect.ExpectColumnValuesToBeInSet(column="survived", value_set=[0, 1]),
+            expect.ExpectColumnValuesToNotBeNull(column="survived"),
+        ],
+    )

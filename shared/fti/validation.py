@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # only for type checkers: importing GX for real costs seconds
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context import EphemeralDataContext
 
-__all__ = ["ValidationOutcome", "suite_from_dict", "suite_to_dict", "validate"]
+__all__ = ["ValidationOutcome", "describe_suite", "suite_from_dict", "suite_to_dict", "validate"]
 
 #: How many offending values a failure lists as ``examples``.
 MAX_EXAMPLES = 5
@@ -259,6 +259,23 @@ def validate(
     with _quiet():
         results = _run(df, data, name)
     return _outcome(data, results)
+
+
+def describe_suite(suite: ExpectationSuite | Mapping[str, Any]) -> pandas.DataFrame:
+    """One row per expectation: its type, its column and its other arguments, for reading in a notebook.
+
+    (A suite's own repr carries random ids, which would change a notebook's output on every run.)
+    """
+    import pandas as pd
+
+    data = suite_to_dict(suite)
+    rows = []
+    for expectation in data.get("expectations", []):
+        kwargs = dict(expectation.get("kwargs", {}))
+        column = kwargs.pop("column", None)
+        arguments = ", ".join(f"{key}={value!r}" for key, value in sorted(kwargs.items()))
+        rows.append({"expectation": expectation["type"], "column": column, "arguments": arguments})
+    return pd.DataFrame(rows, columns=["expectation", "column", "arguments"])
 
 
 # ------------------------------------------------------------------- running GX quietly
