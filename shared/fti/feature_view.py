@@ -163,8 +163,8 @@ class FeatureView:
             frame[name] = [function(*row) for row in zip(*columns)] if len(frame) else []
         return frame
 
-    def _split_columns(self, frame: pd.DataFrame, primary_key: bool, event_time: bool
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _split_columns(self, frame: pd.DataFrame, primary_key: bool, event_time: bool,
+                       transformed: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
         left = self.query.left
         helpers = (left.primary_key if primary_key else []) + (
             [left.event_time] if event_time and left.event_time else []
@@ -172,10 +172,26 @@ class FeatureView:
         features = self.feature_names
         X = frame[helpers + features]
         y = frame[self.labels]
-        if self._fitted is not None:
-            transformed = self._fitted.transform(X[features])
-            X = pd.concat([X[helpers], transformed], axis=1) if helpers else transformed
+        if transformed:
+            X = self.transform(X)
         return X.reset_index(drop=True), y.reset_index(drop=True)
+
+    def transform(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Apply the bound training dataset's fitted transformations to untransformed features.
+
+        Columns that are not features of this view (keys, event time) pass through
+        unchanged, in front.
+        """
+        self._ensure_bound()
+        if self._fitted is None:
+            return features
+        names = self.feature_names
+        missing = [name for name in names if name not in features.columns]
+        if missing:
+            raise QueryError(f"{self.label}: cannot transform, feature column(s) {missing} are missing")
+        others = [name for name in features.columns if name not in names]
+        out = self._fitted.transform(features[names])
+        return pd.concat([features[others], out], axis=1) if others else out
 
     @staticmethod
     def _labels_out(y: pd.DataFrame) -> pd.Series | pd.DataFrame:
@@ -310,18 +326,25 @@ class FeatureView:
         return self._fitted.output_columns(names) if self._fitted is not None else names
 
     def get_train_test_split(self, training_dataset_version: int, primary_key: bool = False,
-                             event_time: bool = False) -> tuple:
+                             event_time: bool = False, transformed: bool = True) -> tuple:
         """Re-create the exact data of an earlier training dataset version.
 
         The feature groups are read as of the commit that version recorded, so new
         inserts and upserts since then do not change the result.
+
+        Args:
+            training_dataset_version: Which version to re-create.
+            primary_key: Also return the label side's primary key columns in X.
+            event_time: Also return the label side's event time column in X.
+            transformed: False returns the features before transformations, e.g. to
+                score another model version, with its own transformations, on the same rows.
         """
         record = self._training_dataset_record(training_dataset_version)
         split = json.loads(record["split"])
         self._bind(training_dataset_version, record)
         frame = self._read(int(record["as_of_commit"]), None, None)
         train_rows, test_rows = self._split_rows(frame, split)
-        X, y = self._split_columns(frame, primary_key, event_time)
+        X, y = self._split_columns(frame, primary_key, event_time, transformed=transformed)
         if split["kind"] == "all":
             return X, self._labels_out(y)
         return (X.iloc[train_rows].reset_index(drop=True), X.iloc[test_rows].reset_index(drop=True),
