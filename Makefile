@@ -1,7 +1,8 @@
 # Two commands do everything on a machine with python3 and pip:
 #   make run    set up .venv if needed, then run the kit's main job
 #   make test   set up .venv if needed, then run every test
-# The rest: make lab (JupyterLab), make bench (benchmarks), make lock (refresh the lock file).
+# The rest: make lab (JupyterLab), make notebooks (re-execute the committed notebooks),
+# make bench (benchmarks), make lock (refresh the lock file).
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told it may (containers, some CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup run test lab bench lock clean
+.PHONY: setup run test lab notebooks bench lock clean
 
 setup: $(INSTALLED)
 
@@ -24,8 +25,15 @@ $(INSTALLED): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/python -m fti.demo
 
+# Unit and pipeline tests first, then nbval: every committed notebook re-executed and its
+# outputs compared strictly with what is committed.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+
+# Re-execute the example notebooks in place (fresh store, fixed clock): commit the result.
+notebooks: setup
+	$(BIN)/python -m fti.notebook_build
 
 lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG)
