@@ -13,6 +13,7 @@ offline history, so the two never disagree for long.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -61,13 +62,27 @@ class OnlineStore:
         # Unlike DuckDB, SQLite lets other processes write while this connection is
         # open, so it is kept per thread for fast lookups.
         con = getattr(self._local, "con", None)
+        if con is not None and self._file_id() != getattr(self._local, "file_id", None):
+            # The file was deleted or replaced since it was opened (e.g. the store folder
+            # was cleaned while a notebook kept running): writing on would go to a file
+            # nobody else sees, so open the new one; the next sync then rebuilds it.
+            self.close()
+            con = None
         if con is None:
             con = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=True)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute(_STATE_DDL)
             self._local.con = con
+            self._local.file_id = self._file_id()
         return con
+
+    def _file_id(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (stat.st_dev, stat.st_ino)
 
     def close(self) -> None:
         """Close this thread's connection, if any."""

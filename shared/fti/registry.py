@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 
 def _json_ready(value: Any) -> Any:
-    """Metrics and examples as plain JSON values (numpy scalars, timestamps)."""
+    """Metrics and examples as plain JSON values (numpy scalars, timestamps; missing values as None)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
     if hasattr(value, "item") and not isinstance(value, (list, dict)):
-        return value.item()
+        value = value.item()
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     if isinstance(value, float) and value != value:
@@ -171,11 +173,12 @@ class ModelRegistry:
     def _save(self, model: Model, obj: Any) -> Model:
         root = self._fs._store.models_path / model.name
         staging = root / f".staging-{uuid.uuid4().hex}"
-        framework = artifacts.write(obj, staging)
-        digest = artifacts.checksum(staging)
-        created_at = clock.now()
         final = None
         try:
+            # Inside the try: an object that cannot be written must not leave a half-written folder.
+            framework = artifacts.write(obj, staging)
+            digest = artifacts.checksum(staging)
+            created_at = clock.now()
             with self._fs._store.transaction() as con:
                 version = int(fetch_rows(
                     con, "SELECT coalesce(max(version), 0) + 1 FROM fti_models WHERE name = ?", [model.name]

@@ -147,6 +147,17 @@ def _lock_timeout() -> float:
         raise ValueError(f"{LOCK_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
 
 
+# Threads of one process share DuckDB's database instance, whose optimistic concurrency
+# turns two simultaneous writers into a "write-write conflict"; writers queue here instead.
+_WRITE_LOCKS: dict[Path, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.RLock())
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -194,7 +205,8 @@ class Store:
         # Times are stored and returned in UTC whatever the laptop's time zone is.
         con.execute("SET TimeZone = 'UTC'")
         if not self._schema_ready:
-            con.execute(_METADATA_DDL)
+            with _write_lock(self.offline_path):
+                con.execute(_METADATA_DDL)
             self._schema_ready = True
         return con
 
@@ -226,16 +238,17 @@ class Store:
             if getattr(self._local, "in_transaction", False):
                 yield con
                 return
-            con.execute("BEGIN TRANSACTION")
-            self._local.in_transaction = True
-            try:
-                yield con
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            finally:
-                self._local.in_transaction = False
+            with _write_lock(self.offline_path):
+                con.execute("BEGIN TRANSACTION")
+                self._local.in_transaction = True
+                try:
+                    yield con
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.in_transaction = False
 
 
 def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
