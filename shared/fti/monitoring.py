@@ -21,20 +21,22 @@ from pandas.api import types as ptypes
 
 PSI_FLOOR = 1e-4  # share given to an empty bin, so the logarithm stays finite
 RARE_SHARE = 0.05  # categories below this share of the reference are pooled
-CATEGORICAL_LIMIT = 12  # whole-number columns with this many distinct values or fewer count as categories
+CATEGORICAL_LIMIT = 12  # numeric columns with this many distinct values or fewer count as categories
 
 
 def _is_categorical(series: pd.Series) -> bool:
     if ptypes.is_bool_dtype(series.dtype) or not ptypes.is_numeric_dtype(series.dtype):
         return True
-    return ptypes.is_integer_dtype(series.dtype) and series.nunique(dropna=True) <= CATEGORICAL_LIMIT
+    # Numbers with few distinct values (counts, flags, a column that is mostly zero) have
+    # quantiles that collapse into one bin; compared value by value, a shift still shows.
+    return series.nunique(dropna=True) <= CATEGORICAL_LIMIT
 
 
 def population_stability_index(reference: pd.Series, current: pd.Series, bins: int = 10) -> float:
     """PSI of ``current`` against ``reference``.
 
     Numbers are binned at the reference's quantiles; categories (text, booleans,
-    whole numbers with few values) are compared value by value, with the rare ones
+    numbers with few distinct values) are compared value by value, with the rare ones
     pooled (new categories land in that pool too). Missing values are a bin of
     their own, so a jump in missing values counts as drift.
 
@@ -132,7 +134,7 @@ def verdict(accuracy: pd.DataFrame, drift: pd.DataFrame, min_accuracy: float, wi
         rate = recent["correct"].sum() / recent["predictions"].sum()
         status = "below" if rate < min_accuracy else "at or above"
         reasons.append(f"accuracy over the last {len(recent)} day(s) is {rate:.3f}, {status} {min_accuracy:.3f}")
-        low = rate < min_accuracy
+        low = bool(rate < min_accuracy)
     else:
         reasons.append("no predictions with known outcomes yet")
         low = False
