@@ -854,3 +854,38 @@ def passenger_expectations():
             expect.ExpectColumnValuesToNotBeNull(column="survived"),
         ],
     )
+
+
+BASE_FARES: dict[int, float] = {1: 84.0, 2: 21.0, 3: 13.0}
+"""Mean fare in pounds per ticket class on the real voyage, the starting point of `class_fares`."""
+
+
+def class_fares(start: date | str, days: int, *, hour: int = 6) -> pd.DataFrame:
+    """Daily ticket prices per class, changing every morning: a feature that varies over time.
+
+    Used to practise point-in-time joins: a passenger must get the fare valid
+    when they boarded, not the latest one. Deterministic for given arguments.
+
+    Args:
+        start: The first day (``YYYY-MM-DD``).
+        days: How many days of prices.
+        hour: Hour (UTC) at which each day's prices take effect.
+
+    Returns:
+        Columns ``pclass`` (int64), ``valid_from`` (UTC datetime) and ``fare`` (float64),
+        one row per class and day.
+    """
+    first = _as_date(start, "start")
+    if _as_int(days, "days") < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    rng = np.random.default_rng(first.toordinal())
+    moments = pd.date_range(pd.Timestamp(first, tz="UTC") + pd.Timedelta(hours=hour), periods=days, freq="D")
+    frames = []
+    for pclass, base in BASE_FARES.items():
+        # A random walk of daily price changes of a few percent.
+        factors = np.exp(np.cumsum(rng.normal(0.0, 0.05, size=days)))
+        frames.append(pd.DataFrame({"pclass": pclass, "valid_from": moments, "fare": np.round(base * factors, 2)}))
+    fares = pd.concat(frames, ignore_index=True)
+    fares["pclass"] = fares["pclass"].astype("int64")
+    fares["valid_from"] = fares["valid_from"].astype("datetime64[us, UTC]")
+    return fares
