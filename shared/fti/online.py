@@ -39,6 +39,17 @@ def _to_sqlite(value: object) -> object:
     return value
 
 
+def _column_to_sqlite(column: pd.Series) -> list[object]:
+    """A whole column as SQLite values at once (a Python call per cell costs more than the write)."""
+    missing = column.isna()
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        # Stored as ISO text in UTC; the reader parses it back with pd.Timestamp.
+        column = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if not missing.any():
+        return column.tolist()
+    return column.astype(object).where(~missing, None).tolist()
+
+
 def _decoder(sql_type: str) -> Callable[[object], object]:
     if sql_type == TIMESTAMP:
         return lambda value: None if value is None else pd.Timestamp(value)
@@ -58,11 +69,13 @@ class OnlineStore:
         self.path = path
         self._local = threading.local()
 
-    def _connection(self) -> sqlite3.Connection:
+    def _connection(self, check_file: bool = True) -> sqlite3.Connection:
         # Unlike DuckDB, SQLite lets other processes write while this connection is
         # open, so it is kept per thread for fast lookups.
         con = getattr(self._local, "con", None)
-        if con is not None and self._file_id() != getattr(self._local, "file_id", None):
+        # Lookups skip the check (a stat call costs a fifth of a lookup); every sync and
+        # write makes it, and serving starts with a sync.
+        if con is not None and check_file and self._file_id() != getattr(self._local, "file_id", None):
             # The file was deleted or replaced since it was opened (e.g. the store folder
             # was cleaned while a notebook kept running): writing on would go to a file
             # nobody else sees, so open the new one; the next sync then rebuilds it.
@@ -127,7 +140,7 @@ class OnlineStore:
                 f"PRIMARY KEY ({', '.join(quote(key) for key in primary_key)}))"
             )
             placeholders = ", ".join("?" for _ in names)
-            values = [tuple(_to_sqlite(value) for value in row) for row in rows[names].itertuples(index=False)]
+            values = list(zip(*(_column_to_sqlite(rows[name]) for name in names)))
             con.executemany(f"INSERT OR REPLACE INTO {quote(table)} ({column_sql}) VALUES ({placeholders})", values)
             con.execute(
                 "INSERT OR REPLACE INTO fti_online_state (table_name, applied_commit) VALUES (?, ?)",
@@ -155,7 +168,8 @@ class OnlineStore:
 
         def lookup(key_values: Sequence[object]) -> dict | None:
             try:
-                row = self._connection().execute(sql, [_to_sqlite(value) for value in key_values]).fetchone()
+                row = self._connection(check_file=False).execute(
+                    sql, [_to_sqlite(value) for value in key_values]).fetchone()
             except sqlite3.OperationalError as exc:
                 if "no such table" in str(exc):
                     return None  # nothing was ever written online for this feature group
