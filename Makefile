@@ -40,6 +40,7 @@ lab: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_runner.py
 
 # Needs uv (pip install uv); resolves for every platform and Python >= 3.11 at once.
 lock:

@@ -87,3 +87,19 @@ class ArtifactIntegrityError(FTIError):
 
 class StoreBusyError(FTIError, TimeoutError):
     """Another process held the store for longer than the bounded wait."""
+
+
+class ScheduleError(FTIError, ValueError):
+    """A schedule file (``pipelines.yml``) or a run request is malformed: unknown system, field or notebook, bad date."""
+
+
+class PipelineFailedError(FTIError):
+    """A scheduled notebook failed or timed out; the notebooks that depend on it did not run.
+
+    Attributes:
+        failures: One `fti.execute.ExecutionResult` per notebook that failed or timed out.
+    """
+
+    def __init__(self, message: str, failures: list | None = None):
+        self.failures = failures or []
+        super().__init__(message)

@@ -135,7 +135,9 @@ class FeatureView:
                     )
             on_demand_refs[name] = function_reference(function)
         transformations = {}
-        usable = [name for name in columns if name not in labels] + list(on_demand_features)
+        # The label side's key and event time identify rows; they are never model inputs.
+        helpers = set(query.left.primary_key) | ({query.left.event_time} if query.left.event_time else set())
+        usable = [name for name in columns if name not in labels and name not in helpers] + list(on_demand_features)
         for column, spec in transformation_functions.items():
             if column not in usable:
                 raise QueryError(f"{where}: cannot transform '{column}': it is not a feature of the view {usable}")
@@ -242,7 +244,10 @@ class FeatureView:
         if test_size is not None:
             if not 0 < float(test_size) < 1:
                 raise QueryError(f"{self.label}: test_size must be between 0 and 1, got {test_size!r}")
-            split = {"kind": "random", "test_size": float(test_size), "seed": seed}
+            if seed is None:
+                # Draw and record a seed, so get_train_test_split re-creates this very split.
+                seed = int(np.random.SeedSequence().generate_state(1)[0])
+            split = {"kind": "random", "test_size": float(test_size), "seed": int(seed)}
         else:
             if not self.query.left.event_time:
                 raise QueryError(f"{self.label}: a time split needs an event time on {self.query.left.label}")

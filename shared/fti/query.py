@@ -201,6 +201,8 @@ class Query:
         root = self._parts[0].fg
         params: list[Any] = []
         where = []
+        if not root.event_time and (start_time is not None or end_time is not None):
+            raise QueryError(f"{root.label} has no event time, so start_time and end_time cannot select its rows")
         if root.event_time:
             if start_time is not None:
                 where.append(f"{quote(root.event_time)} >= ?")

@@ -173,6 +173,9 @@ class _Imputer(Transformation):
     def transform(self, series: pd.Series, state: dict[str, Any]) -> pd.DataFrame:
         if state["value"] is None:
             return series.to_frame()
+        if isinstance(state["value"], float) and pd.api.types.is_integer_dtype(series.dtype):
+            # A mean of whole numbers is a real number; nullable Int64 cannot hold 1.4.
+            series = series.astype("float64")
         return series.fillna(state["value"]).to_frame(series.name)
 
     def transform_value(self, value: Any, state: dict[str, Any]) -> list[Any]:

@@ -1,0 +1,235 @@
+"""The ``fti`` command: operate a system day by day, list its runs, execute notebooks in batches.
+
+    fti run titanic --start 2026-01-05 --days 28   simulate four weeks
+    fti run titanic --resume                       finish the last run after a failure
+    fti run titanic --now                          what is due today (for cron / CI)
+    fti runs titanic                               the run log
+    fti batch notebooks/ --workers 2               every notebook, a report of what passed
+    fti batch nb.ipynb --grid alpha=0.1,1,10       one notebook over parameter values
+
+Heavy modules (papermill, pandas) are imported by the subcommand that needs them,
+so ``fti --help`` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+_DATE_HELP = "a date as YYYY-MM-DD"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {_DATE_HELP}, e.g. 2026-01-05") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 0")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fti",
+        description="Run the kit's pipeline notebooks on a schedule, list their runs, execute notebooks in batches.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run a system's due notebooks, day by day",
+        description=(
+            "Run the notebooks of SYSTEM that its pipelines.yml says are due, in order, for each day: "
+            "simulated days (--start/--days), one real date (--date, --now), or the rest of the last run "
+            "(--resume). Each notebook gets run_date; simulated days also fix the clock (FTI_NOW) at the "
+            "day's 23:00 UTC plus a minute per position, so the same days give the same results. Executed "
+            "notebooks go to RUNS_DIR/SYSTEM/DATE/; every run is recorded in the store (see `fti runs`). "
+            "Notebooks that already succeeded for a day are not run again unless --force."
+        ),
+    )
+    # Usage errors found after parsing are reported with this subcommand's usage line.
+    run.set_defaults(subparser=run)
+    run.add_argument("system", metavar="SYSTEM",
+                     help="a system name (notebooks/SYSTEM/pipelines.yml), its folder, or a schedule file")
+    when = run.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date, metavar="DATE",
+                      help="run what is due on this date (after catching up missed days, see --catch-up)")
+    when.add_argument("--now", action="store_true",
+                      help="like --date with today's date (UTC); today's notebooks use the real clock")
+    when.add_argument("--resume", action="store_true",
+                      help="continue the last `fti run` of SYSTEM from its first day not completed")
+    run.add_argument("--start", type=_date, metavar="DATE",
+                     help="first simulated day (default: 'start:' in the schedule file)")
+    run.add_argument("--days", type=_positive_int, metavar="N", help="number of days to simulate")
+    run.add_argument("--catch-up", type=_non_negative_int, default=None, metavar="N",
+                     help="with --date/--now: before the date, run the days up to N days back that did not "
+                          "complete, never before the system's first recorded run (default: 7; 0: the date only)")
+    run.add_argument("--force", action="store_true", help="run due notebooks again even if they already succeeded")
+    run.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
+    run.add_argument("--runs-dir", metavar="DIR", help="where executed notebooks go (default: runs/ at the repository root)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    runs = commands.add_parser("runs", help="list recorded runs",
+                               description="List the run log kept in the store (the same table as fti.get_runs()).")
+    runs.add_argument("system", metavar="SYSTEM", nargs="?", help="only this system (default: all)")
+    runs.add_argument("--status", choices=["ok", "failed", "timeout", "skipped"], help="only runs with this status")
+    runs.add_argument("--last", type=_positive_int, default=50, metavar="N", help="only the last N runs (default: 50)")
+    runs.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
+
+    batch = commands.add_parser(
+        "batch", help="execute many notebooks, or one over a grid of parameters, in parallel",
+        description=(
+            "Execute notebooks with papermill in parallel worker processes and write report.csv and "
+            "report.html (status, duration, error, link to each executed notebook) to the output folder. "
+            "Each execution gets a fresh empty store unless --store is given. Exits non-zero if any failed."
+        ),
+    )
+    batch.add_argument("paths", metavar="PATH", nargs="+", help="notebooks, or folders to search for notebooks")
+    batch.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="a parameter for every execution (repeatable); values are read as YAML (3, 0.5, true, text)")
+    batch.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                       help="run every notebook once per value (repeatable: every combination)")
+    batch.add_argument("--workers", type=_positive_int, metavar="N", help="executions at once (default: number of cores)")
+    batch.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
+                       help="time limit of each execution, kernel start included (default: 600)")
+    batch.add_argument("--store", metavar="DIR", help="one store shared by every execution (default: a fresh one each)")
+    batch.add_argument("--cwd", metavar="DIR", help="working directory of every execution (default: the notebook's folder)")
+    batch.add_argument("--out", metavar="DIR", help="output folder (default: runs/batch/NAME or runs/batch/<timestamp>)")
+    batch.add_argument("--name", help="name of the output folder under runs/batch/")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``fti`` command; returns the exit code (0 ok, 1 a notebook failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from fti.exceptions import FTIError
+
+    try:
+        if args.command == "run":
+            return _run(args.subparser, args)
+        if args.command == "runs":
+            return _runs(args)
+        return _batch(args)
+    except FTIError as exc:
+        print(f"fti {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"fti {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from fti import runner
+    from fti.paths import RUNS_DIR
+    from fti.schedule import load_schedule
+
+    simulated = args.start is not None or args.days is not None
+    if (args.date or args.now or args.resume) and simulated:
+        parser.error("--start/--days simulate days; they do not go with --date, --now or --resume")
+    if args.resume and args.force:
+        parser.error("--resume finishes what did not complete; it does not go with --force")
+    if args.catch_up is not None and not (args.date or args.now):
+        parser.error("--catch-up goes with --date or --now")
+    if not (simulated or args.date or args.now or args.resume):
+        parser.error("say which days: --start DATE --days N, --days N, --date DATE, --now or --resume")
+    if simulated and args.days is None:
+        parser.error("--start needs --days N (how many days to simulate)")
+
+    schedule = load_schedule(args.system)
+    options = {"store": args.store, "runs_dir": Path(args.runs_dir) if args.runs_dir else RUNS_DIR,
+               "progress": False if args.no_progress else None}
+    if args.resume:
+        summary = runner.resume(schedule, **options)
+    elif args.date or args.now:
+        catch_up = runner.DEFAULT_CATCH_UP_DAYS if args.catch_up is None else args.catch_up
+        summary = runner.run_date(schedule, None if args.now else args.date, catch_up=catch_up,
+                                  force=args.force, **options)
+    else:
+        summary = runner.simulate(schedule, args.days, start=args.start, force=args.force, **options)
+    print(summary.table())
+    return 0 if summary.ok else EXIT_FAILED
+
+
+def _runs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fti.runlog import get_runs
+
+    frame = get_runs(args.system, store=args.store)
+    if args.status:
+        frame = frame[frame["status"] == args.status]
+    frame = frame.tail(args.last)
+    if frame.empty:
+        print("no runs recorded" + (f" for {args.system}" if args.system else ""))
+        return 0
+    shown = frame.drop(columns=["parameters", "scheduled_at"]).copy()
+    shown["started_at"] = pd.to_datetime(shown["started_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
+    shown["duration_s"] = shown["duration_s"].round(1)
+    shown["error"] = shown["error"].fillna("").str.slice(0, 60)
+    shown["output_path"] = shown["output_path"].fillna("")
+    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 80):
+        print(shown.to_string(index=False))
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from fti.batch import BATCH_DIR, find_notebooks, parse_assignment, plan_batch, run_batch
+    from fti.executors import LocalExecutor
+
+    notebooks = find_notebooks(args.paths)
+    parameters = dict(parse_assignment(text, many=False) for text in args.param)
+    grid = dict(parse_assignment(text, many=True) for text in args.grid)
+    if args.out:
+        out_dir = Path(args.out)
+    else:
+        stamp = dt.datetime.now().strftime("%Y-%m-%d_%H%M%S")
+        out_dir = BATCH_DIR / (args.name or stamp)
+    requests = plan_batch(notebooks, out_dir, parameters=parameters, grid=grid, timeout=args.timeout,
+                          store=args.store, cwd=args.cwd)
+    with LocalExecutor(workers=args.workers) as executor:
+        print(f"{len(requests)} execution(s) with {min(executor.workers, len(requests))} worker(s); "
+              f"report in {out_dir.resolve()}", file=sys.stderr)
+        report = run_batch(requests, executor, out_dir, progress=False if args.no_progress else None)
+    for result in report.results:
+        if not result.ok:
+            print(f"{result.status.upper()}: {result.request.label}: {result.error}\n"
+                  f"  executed notebook: {result.output}", file=sys.stderr)
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
+    print(f"{len(report.results)} execution(s) in {report.wall_seconds:.1f} s: {counts}\n"
+          f"report: {report.html_path}\n        {report.csv_path}")
+    return 0 if report.ok and len(report.results) == len(requests) else EXIT_FAILED

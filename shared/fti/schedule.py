@@ -1,0 +1,359 @@
+"""Schedule files: which notebooks of a system run, how often, in what order, with which parameters.
+
+Each example system has one, ``notebooks/<system>/pipelines.yml``::
+
+    system: titanic                    # optional; default: the folder's name
+    start: 2026-01-05                  # optional; first day of `fti run SYSTEM --days N`
+    timeout: 1800                      # optional; seconds one notebook may take (default 3600)
+    parameters: {}                     # optional; given to every notebook
+    pipelines:                         # in the order they run within a day
+      - notebook: 01_feature_backfill  # path relative to this file (".ipynb" optional)
+        schedule: once                 # once | daily | weekly | every N days | cron expression
+        after: []                      # notebooks earlier in this list that must not fail today
+        parameters: {}                 # this notebook's own parameters (override the shared ones)
+        timeout: 600                   # this notebook's time limit
+
+The runner adds ``run_date`` (an ISO date) to every notebook's parameters.
+
+When a notebook is due on a day (the runner works in whole days, UTC):
+
+``once``
+    while it has never succeeded before that day: the first day of the first
+    simulation, and again only if no successful run is recorded.
+``daily``
+    every day.
+``weekly``, ``every N days``
+    when its last success is N (7) or more days before that day, or it never
+    succeeded: it runs the first day, then every N days; a missed day is caught
+    up the next day the system runs.
+cron expression (``"0 6 * * MON"``)
+    on each day on which the expression fires at least once. The time of day is
+    only used to pick days; the order within a day is the order of the list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fti.exceptions import ScheduleError
+from fti.paths import NOTEBOOKS_DIR
+
+SCHEDULE_FILE = "pipelines.yml"
+DEFAULT_TIMEOUT = 3600.0
+RUN_DATE_PARAMETER = "run_date"
+
+_TOP_LEVEL_KEYS = {"system", "start", "timeout", "parameters", "pipelines"}
+_ENTRY_KEYS = {"notebook", "schedule", "after", "parameters", "timeout"}
+_ALIASES = {"daily": 1, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a notebook runs: ``once``, every N days, or on the days a cron expression fires.
+
+    Attributes:
+        text: The schedule as written in the file.
+        every_days: N for "every N days" (1 for daily, 7 for weekly); ``None`` otherwise.
+        cron: The cron expression; ``None`` otherwise.
+        once: True for ``once``.
+    """
+
+    text: str
+    every_days: int | None = None
+    cron: str | None = None
+    once: bool = False
+
+    @classmethod
+    def parse(cls, text: object, where: str = "schedule") -> Cadence:
+        """Read a schedule such as ``daily``, ``every 3 days`` or ``"0 6 * * MON"``.
+
+        Raises:
+            ScheduleError: Not one of the accepted forms.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ScheduleError(f"{where}: {text!r} is not a schedule; {_SCHEDULE_HELP}")
+        cleaned = " ".join(text.split())
+        lowered = cleaned.lower()
+        if lowered == "once":
+            return cls(text=cleaned, once=True)
+        if lowered in _ALIASES:
+            return cls(text=cleaned, every_days=_ALIASES[lowered])
+        words = lowered.split()
+        if words[0] == "every":
+            if len(words) == 3 and words[1].isdigit() and words[2] in {"day", "days"} and int(words[1]) >= 1:
+                return cls(text=cleaned, every_days=int(words[1]))
+            raise ScheduleError(f"{where}: {text!r} is not a schedule; write 'every N days' with N a whole number >= 1")
+        return cls(text=cleaned, cron=_valid_cron(cleaned, where))
+
+    def is_due(self, day: dt.date, last_success_before: dt.date | None) -> bool:
+        """Whether the notebook runs on ``day``.
+
+        Args:
+            day: The day in question.
+            last_success_before: The latest day before ``day`` on which the notebook
+                succeeded, or ``None`` if it never did.
+        """
+        if self.once:
+            return last_success_before is None
+        if self.every_days is not None:
+            return last_success_before is None or (day - last_success_before).days >= self.every_days
+        return _cron_fires_on(self.cron, day)
+
+
+_SCHEDULE_HELP = "use once, daily, weekly, 'every N days' or a cron expression such as '0 6 * * MON'"
+
+
+def _valid_cron(expression: str, where: str) -> str:
+    from croniter import croniter
+
+    # Five fields (minute hour day month weekday) or a macro such as @weekly. croniter
+    # also accepts seconds and years, which mean nothing for a day-by-day schedule.
+    if not expression.startswith("@") and len(expression.split()) != 5:
+        raise ScheduleError(f"{where}: {expression!r} is not a schedule; {_SCHEDULE_HELP}")
+    if not croniter.is_valid(expression):
+        raise ScheduleError(f"{where}: {expression!r} is not a valid cron expression; {_SCHEDULE_HELP}")
+    return expression
+
+
+def _cron_fires_on(expression: str | None, day: dt.date) -> bool:
+    from croniter import croniter
+
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
+    end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.timezone.utc)
+    return bool(croniter.match_range(expression, start, end))
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One notebook of a schedule.
+
+    Attributes:
+        name: The notebook's file name without ``.ipynb``; names runs and outputs.
+        notebook: Path of the source notebook.
+        cadence: When it is due.
+        after: Names of notebooks earlier in the day that must not fail for this one to run.
+        parameters: Parameters from the file (shared ones merged with its own), without ``run_date``.
+        timeout: Seconds one execution may take.
+        position: Index in the day's order, from 0.
+    """
+
+    name: str
+    notebook: Path
+    cadence: Cadence
+    after: tuple[str, ...]
+    parameters: Mapping[str, Any]
+    timeout: float
+    position: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A parsed schedule file.
+
+    Attributes:
+        system: The system's name (``titanic``).
+        path: The schedule file.
+        pipelines: The notebooks in the order they run within a day.
+        start: The default first day of a simulation, if the file gives one.
+    """
+
+    system: str
+    path: Path
+    pipelines: tuple[Pipeline, ...]
+    start: dt.date | None = None
+    _by_name: dict[str, Pipeline] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({pipeline.name: pipeline for pipeline in self.pipelines})
+
+    def pipeline(self, name: str) -> Pipeline:
+        """The pipeline called ``name`` (with or without ``.ipynb``).
+
+        Raises:
+            ScheduleError: No notebook of that name in the schedule.
+        """
+        key = name.removesuffix(".ipynb")
+        if key not in self._by_name:
+            raise ScheduleError(
+                f"{self.path}: no notebook named {name!r} in this schedule; it has {', '.join(self._by_name)}"
+            )
+        return self._by_name[key]
+
+    def due_on(self, day: dt.date, last_success_before: Mapping[str, dt.date | None]) -> list[Pipeline]:
+        """The notebooks due on ``day``, in the order they run.
+
+        Args:
+            day: The day.
+            last_success_before: For each notebook name, the latest day before
+                ``day`` on which it succeeded (missing or ``None``: never).
+        """
+        return [p for p in self.pipelines if p.cadence.is_due(day, last_success_before.get(p.name))]
+
+
+def find_schedule_file(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+    """Where the schedule of ``system`` is.
+
+    Args:
+        system: A system name (``titanic`` for ``notebooks/titanic/pipelines.yml``),
+            a folder holding a ``pipelines.yml``, or the path of a schedule file.
+        notebooks_dir: Where system names are looked up.
+
+    Raises:
+        ScheduleError: Nothing matches; the message lists the known systems.
+    """
+    candidate = Path(system).expanduser()
+    if candidate.is_file():
+        return candidate.resolve()
+    if candidate.is_dir() and (candidate / SCHEDULE_FILE).is_file():
+        return (candidate / SCHEDULE_FILE).resolve()
+    by_name = notebooks_dir / str(system) / SCHEDULE_FILE
+    if by_name.is_file():
+        return by_name.resolve()
+    known = sorted(p.parent.name for p in notebooks_dir.glob(f"*/{SCHEDULE_FILE}")) if notebooks_dir.is_dir() else []
+    listing = ", ".join(known) if known else "none"
+    raise ScheduleError(
+        f"unknown system {str(system)!r}: there is no {by_name} (nor is it a schedule file or a folder "
+        f"with a {SCHEDULE_FILE}); systems with a schedule: {listing}"
+    )
+
+
+def load_schedule(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Schedule:
+    """Find, read and check the schedule of a system.
+
+    Args:
+        system: A system name, a folder with a ``pipelines.yml``, or a schedule file.
+        notebooks_dir: Where system names are looked up.
+
+    Raises:
+        ScheduleError: Unknown system, unreadable YAML, unknown or malformed field,
+            missing notebook, or an ``after`` that does not name an earlier notebook.
+    """
+    path = find_schedule_file(system, notebooks_dir)
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScheduleError(f"{path}: not valid YAML: {exc}") from None
+    return parse_schedule(document, path)
+
+
+def parse_schedule(document: object, path: Path) -> Schedule:
+    """Check a schedule document (already read from YAML) and build the `Schedule`.
+
+    Args:
+        document: The parsed YAML.
+        path: The file it came from: names it in errors, and notebook paths are relative to its folder.
+
+    Raises:
+        ScheduleError: See `load_schedule`.
+    """
+    if not isinstance(document, dict):
+        raise ScheduleError(f"{path}: expected a mapping with a 'pipelines' list at the top, found {type(document).__name__}")
+    _reject_unknown_keys(document, _TOP_LEVEL_KEYS, f"{path}")
+    system = document.get("system", path.parent.name)
+    if not isinstance(system, str) or not system.strip():
+        raise ScheduleError(f"{path}: system: expected a name, found {system!r}")
+    start = parse_date(document["start"], f"{path}: start") if document.get("start") is not None else None
+    default_timeout = _timeout(document.get("timeout", DEFAULT_TIMEOUT), f"{path}: timeout")
+    shared_parameters = _parameters(document.get("parameters"), f"{path}: parameters")
+
+    entries = document.get("pipelines")
+    if not isinstance(entries, list) or not entries:
+        raise ScheduleError(f"{path}: pipelines: expected a non-empty list of notebooks, found {entries!r}")
+    pipelines: list[Pipeline] = []
+    for position, entry in enumerate(entries):
+        where = f"{path}: pipelines[{position}]"
+        if not isinstance(entry, dict):
+            raise ScheduleError(f"{where}: expected a mapping with 'notebook' and 'schedule', found {entry!r}")
+        _reject_unknown_keys(entry, _ENTRY_KEYS, where)
+        notebook = _notebook_path(entry.get("notebook"), path.parent, f"{where}.notebook")
+        name = notebook.stem
+        where = f"{path}: pipelines[{position}] ({name})"
+        if name in {p.name for p in pipelines}:
+            raise ScheduleError(f"{where}: notebook {name!r} is listed twice")
+        if "schedule" not in entry:
+            raise ScheduleError(f"{where}: schedule is missing; {_SCHEDULE_HELP}")
+        cadence = Cadence.parse(entry["schedule"], f"{where}.schedule")
+        after = _after(entry.get("after"), {p.name for p in pipelines}, name, f"{where}.after")
+        parameters = {**shared_parameters, **_parameters(entry.get("parameters"), f"{where}.parameters")}
+        timeout = _timeout(entry.get("timeout", default_timeout), f"{where}.timeout")
+        pipelines.append(Pipeline(name=name, notebook=notebook, cadence=cadence, after=after,
+                                  parameters=parameters, timeout=timeout, position=position))
+    return Schedule(system=system.strip(), path=path, pipelines=tuple(pipelines), start=start)
+
+
+def parse_date(value: object, where: str = "date") -> dt.date:
+    """An ISO date (``2026-01-05``) from a string or a date.
+
+    Raises:
+        ScheduleError: Not a date.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ScheduleError(f"{where}: {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-01-05")
+
+
+def _reject_unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(str(key) for key in mapping if key not in allowed)
+    if unknown:
+        raise ScheduleError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _notebook_path(value: object, folder: Path, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ScheduleError(f"{where}: expected the notebook's file name, found {value!r}")
+    relative = value.strip()
+    if not relative.endswith(".ipynb"):
+        relative += ".ipynb"
+    notebook = (folder / relative).resolve()
+    if not notebook.is_file():
+        raise ScheduleError(f"{where}: notebook {notebook} does not exist")
+    return notebook
+
+
+def _after(value: object, earlier: set[str], name: str, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(item, str) for item in names):
+        raise ScheduleError(f"{where}: expected a list of notebook names, found {value!r}")
+    cleaned = tuple(item.strip().removesuffix(".ipynb") for item in names)
+    for item in cleaned:
+        if item == name:
+            raise ScheduleError(f"{where}: a notebook cannot run after itself")
+        if item not in earlier:
+            listed = ", ".join(sorted(earlier)) or "none"
+            raise ScheduleError(
+                f"{where}: {item!r} is not a notebook listed before this one (the list is the order within a "
+                f"day, so a notebook can only depend on earlier ones); earlier notebooks: {listed}"
+            )
+    return cleaned
+
+
+def _parameters(value: object, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise ScheduleError(f"{where}: expected a mapping of parameter names to values, found {value!r}")
+    if RUN_DATE_PARAMETER in value:
+        raise ScheduleError(f"{where}: {RUN_DATE_PARAMETER} is set by the runner for each day; remove it here")
+    # YAML reads 2026-01-05 as a date, which papermill cannot inject; notebooks get the ISO text.
+    return {key: item.isoformat() if isinstance(item, dt.date) else item for key, item in value.items()}
+
+
+def _timeout(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ScheduleError(f"{where}: expected a positive number of seconds, found {value!r}")
+    return float(value)
