@@ -33,6 +33,5 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     os.environ[STORE_VARIABLE] = str(Path(_scratch.name) / story.system / "store")
     step = story.step_for(notebook.stem)
     if step.notebook == story.history_before:
-        with notebook_build.environment(**{STORE_VARIABLE: os.environ[STORE_VARIABLE]}):
-            notebook_build.play_history(story, Path(_scratch.name) / story.system / "history")
+        notebook_build.play_history(story, Path(os.environ[STORE_VARIABLE]), Path(_scratch.name) / story.system / "runs")
     os.environ[NOW_VARIABLE] = step.now

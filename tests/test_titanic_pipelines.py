@@ -15,7 +15,7 @@ import papermill
 import pytest
 
 import fti
-from fti.notebook_build import environment
+from fti.execute import environment
 from fti.paths import NOTEBOOKS_DIR
 
 FOLDER = NOTEBOOKS_DIR / "titanic"
@@ -26,7 +26,7 @@ DRIFT_FROM = "2026-02-03"
 
 def run(name: str, out_dir, now: str, **parameters) -> nbformat.NotebookNode:
     target = out_dir / f"{len(list(out_dir.iterdir())):02d}_{name}.ipynb"
-    with environment(FTI_NOW=now):
+    with environment({"FTI_NOW": now}):
         papermill.execute_notebook(
             str(FOLDER / f"{name}.ipynb"), str(target), parameters=parameters,
             kernel_name="python3", progress_bar=False, cwd=str(FOLDER),
@@ -46,7 +46,7 @@ def simulation(tmp_path_factory):
     root = tmp_path_factory.mktemp("titanic")
     store, runs, dashboards = root / "store", root / "runs", root / "dashboards"
     runs.mkdir()
-    with environment(FTI_STORE=str(store)):
+    with environment({"FTI_STORE": str(store)}):
         run("01_feature_backfill", runs, f"{DAYS[0]}T06:00:00Z", run_date=DAYS[0])
         run("03_training_pipeline", runs, f"{DAYS[0]}T06:30:00Z", run_date=DAYS[0])
         for day in DAYS:

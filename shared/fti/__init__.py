@@ -24,7 +24,9 @@ from fti.exceptions import (
     InvalidNameError,
     ModelNotFoundError,
     NotFoundError,
+    PipelineFailedError,
     QueryError,
+    ScheduleError,
     SchemaError,
     ServingError,
     StoreBusyError,
@@ -33,19 +35,21 @@ from fti.exceptions import (
 )
 from fti.feature_store import FeatureStore
 from fti.registry import ModelRegistry
+from fti.runlog import get_runs
 
 __all__ = [
     "ArtifactIntegrityError", "ExpectationsFailedError", "FeatureGroupNotFoundError", "FeatureStore",
     "FeatureViewNotFoundError", "FTIError", "InvalidNameError", "ModelNotFoundError", "ModelRegistry",
-    "NotFoundError", "Project", "QueryError", "SchemaError", "ServingError", "StoreBusyError",
-    "TimeTravelError", "TrainingDatasetNotFoundError", "get_feature_store", "get_model_registry", "login", "now",
+    "NotFoundError", "PipelineFailedError", "Project", "QueryError", "ScheduleError", "SchemaError", "ServingError",
+    "StoreBusyError", "TimeTravelError", "TrainingDatasetNotFoundError", "get_feature_store", "get_model_registry",
+    "get_runs", "login", "now",
 ]
 
 
 # Submodules a notebook reaches as ``fti.plots`` etc. They are imported on first use, so
 # ``import fti`` stays quick for pipelines that need only the store.
-_SUBMODULES = {"clock", "dashboard", "evaluation", "monitoring", "paths", "plots", "titanic", "transformations",
-               "validation"}
+_SUBMODULES = {"clock", "dashboard", "evaluation", "exercises", "grading", "monitoring", "paths", "plots", "titanic",
+               "transformations", "validation"}
 
 
 def __getattr__(name: str) -> object:

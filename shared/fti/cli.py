@@ -6,6 +6,8 @@
     fti runs titanic                               the run log
     fti batch notebooks/ --workers 2               every notebook, a report of what passed
     fti batch nb.ipynb --grid alpha=0.1,1,10       one notebook over parameter values
+    fti exercises build                            regenerate the student copies of the exercises
+    fti grade submissions/                         grade a class, one report
 
 Heavy modules (papermill, pandas) are imported by the subcommand that needs them,
 so ``fti --help`` and argument errors answer at once.
@@ -65,7 +67,8 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fti",
-        description="Run the kit's pipeline notebooks on a schedule, list their runs, execute notebooks in batches.",
+        description=("Run the kit's pipeline notebooks on a schedule, list their runs, execute notebooks in "
+                     "batches, build exercises and grade them."),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -130,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", metavar="DIR", help="output folder (default: runs/batch/NAME or runs/batch/<timestamp>)")
     batch.add_argument("--name", help="name of the output folder under runs/batch/")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    exercises = commands.add_parser(
+        "exercises", help="build the student copies of the exercises, or check they are current",
+        description=("build: write exercises/student/ from the master copies in exercises/source/ (solutions "
+                     "and hidden checks removed). check: exit non-zero if a student copy is missing or stale."),
+    )
+    exercises.add_argument("action", choices=["build", "check"])
+
+    grade = commands.add_parser(
+        "grade", help="grade a folder of exercise submissions",
+        description=("Execute every submission (SUBMISSIONS/STUDENT/EXERCISE.ipynb or "
+                     "SUBMISSIONS/EXERCISE/STUDENT.ipynb) with the master's checks restored, each in its own "
+                     "working folder and store with a time limit, several at once; write grades.csv and "
+                     "grades.html. Not a security sandbox: see exercises/README.md."),
+    )
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="the folder of submissions")
+    grade.add_argument("--out", metavar="DIR", help="output folder (default: runs/grades/<timestamp>)")
+    grade.add_argument("--timeout", type=_seconds, default=180.0, metavar="SECONDS",
+                       help="time limit of each submission (default: 180)")
+    grade.add_argument("--workers", type=_positive_int, metavar="N", help="submissions at once (default: number of cores)")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -144,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args.subparser, args)
         if args.command == "runs":
             return _runs(args)
+        if args.command == "exercises":
+            return _exercises(args)
+        if args.command == "grade":
+            return _grade(args)
         return _batch(args)
     except FTIError as exc:
         print(f"fti {args.command}: error: {exc}", file=sys.stderr)
@@ -233,3 +261,39 @@ def _batch(args: argparse.Namespace) -> int:
     print(f"{len(report.results)} execution(s) in {report.wall_seconds:.1f} s: {counts}\n"
           f"report: {report.html_path}\n        {report.csv_path}")
     return 0 if report.ok and len(report.results) == len(requests) else EXIT_FAILED
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    from fti import exercises
+
+    if args.action == "build":
+        for path in exercises.build():
+            print(f"wrote {path.relative_to(exercises.EXERCISES_DIR.parent)}")
+        return 0
+    problems = exercises.outdated()
+    for problem in problems:
+        print(f"out of date: {problem}", file=sys.stderr)
+    if problems:
+        print("run `fti exercises build` and commit exercises/student/", file=sys.stderr)
+    return EXIT_FAILED if problems else 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from fti import exercises
+    from fti.executors import LocalExecutor
+    from fti.paths import RUNS_DIR
+
+    if not Path(args.submissions).is_dir():
+        print(f"fti grade: error: the submissions folder {args.submissions} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    out_dir = Path(args.out) if args.out else RUNS_DIR / "grades" / dt.datetime.now().strftime("%Y-%m-%d_%H%M%S")
+    with LocalExecutor(workers=args.workers) as executor:
+        grades = exercises.grade(Path(args.submissions), out_dir, timeout=args.timeout, executor=executor,
+                                 progress=not args.no_progress)
+    for grade in grades:
+        if grade.status != "ok":
+            print(f"{grade.status.upper()}: {grade.student}/{grade.exercise}: {grade.error}", file=sys.stderr)
+    students = len({grade.student for grade in grades})
+    print(f"graded {len(grades)} submission(s) of {students} student(s)\n"
+          f"report: {out_dir / 'grades.html'}\n        {out_dir / 'grades.csv'}")
+    return 0

@@ -175,7 +175,7 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
     status = STATUS_OK
     try:
         request.output.parent.mkdir(parents=True, exist_ok=True)
-        with _environment(request.env), watchdog, log:
+        with environment(request.env), watchdog, log:
             _active_watchdog = watchdog
             _run_papermill(request, deadline, watchdog)
     except KeyboardInterrupt:
@@ -427,7 +427,7 @@ class _CapturedLog(logging.Handler):
 
 
 @contextlib.contextmanager
-def _environment(changes: Mapping[str, str | None]) -> Iterator[None]:
+def environment(changes: Mapping[str, str | None]) -> Iterator[None]:
     """Apply environment changes for the duration of the block (the kernel inherits them at start).
 
     The kernel is a child of this process and papermill offers no way to give it

@@ -8,8 +8,8 @@ one example system:
 
 * the committed notebooks, in order, each with its clock;
 * the history simulated before one of them (for the Titanic: four days of
-  feature and inference runs before the day the notebooks show), executed with
-  papermill into a scratch folder, so the monitoring notebook has days to judge.
+  the schedule, as ``fti run`` would run them, before the day the notebooks
+  show), so the monitoring notebook has days to judge and runs to list.
 
 ``python -m fti.notebook_build titanic`` (``make notebooks``) executes the
 notebooks in place; ``notebooks/conftest.py`` replays the same story under nbval.
@@ -18,35 +18,43 @@ notebooks in place; ``notebooks/conftest.py`` replays the same story under nbval
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fti import clock
 from fti.clock import NOW_VARIABLE
+from fti.execute import environment
 from fti.paths import NOTEBOOKS_DIR
 from fti.storage import STORE_VARIABLE
 
 
 @dataclass(frozen=True)
 class Step:
-    """One notebook execution: which notebook, for which run date, at which fixed time."""
+    """One committed notebook: which one, and the fixed time its clock shows."""
 
     notebook: str
-    run_date: str
     now: str
 
 
 @dataclass(frozen=True)
 class Story:
-    """How the committed notebooks of one system are executed."""
+    """How the committed notebooks of one system are executed.
+
+    Attributes:
+        system: The example system (its folder in ``notebooks/`` and its schedule file).
+        committed: The notebooks executed in place, in order.
+        history_before: The committed notebook before which ``history_days`` are simulated.
+        history_days: Days simulated with the system's schedule (``fti run``).
+        recorded: Committed notebooks run before the history, logged as the scheduler would
+            log them (so it does not run a once-only backfill again): ``(notebook, run date)``.
+    """
 
     system: str
     committed: tuple[Step, ...]
     history_before: str
-    history: tuple[Step, ...]
+    history_days: tuple[str, ...]
+    recorded: tuple[tuple[str, str], ...]
 
     @property
     def folder(self) -> Path:
@@ -60,22 +68,18 @@ class Story:
 
 
 def _titanic() -> Story:
-    history: list[Step] = [Step("03_training_pipeline", "2026-01-01", "2026-01-01T06:30:00Z")]
-    for day in range(1, 5):
-        date = f"2026-01-0{day}"
-        history.append(Step("02_feature_pipeline", date, f"{date}T23:00:00Z"))
-        history.append(Step("04_batch_inference", date, f"{date}T23:10:00Z"))
     return Story(
         system="titanic",
         committed=(
-            Step("01_feature_backfill", "2026-01-01", "2026-01-01T06:00:00Z"),
-            Step("02_feature_pipeline", "2026-01-05", "2026-01-05T23:00:00Z"),
-            Step("03_training_pipeline", "2026-01-05", "2026-01-05T23:05:00Z"),
-            Step("04_batch_inference", "2026-01-05", "2026-01-05T23:10:00Z"),
-            Step("05_monitoring", "2026-01-05", "2026-01-05T23:15:00Z"),
+            Step("01_feature_backfill", "2026-01-01T06:00:00Z"),
+            Step("02_feature_pipeline", "2026-01-05T23:00:00Z"),
+            Step("03_training_pipeline", "2026-01-05T23:05:00Z"),
+            Step("04_batch_inference", "2026-01-05T23:10:00Z"),
+            Step("05_monitoring", "2026-01-05T23:15:00Z"),
         ),
         history_before="02_feature_pipeline",
-        history=tuple(history),
+        history_days=("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"),
+        recorded=(("01_feature_backfill", "2026-01-01"),),
     )
 
 
@@ -93,34 +97,24 @@ def get_story(system: str) -> Story:
     return STORIES[system]()
 
 
-@contextlib.contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the kernels started inside the block, then restore them."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def play_history(story: Story, store: Path, runs_dir: Path) -> None:
+    """Simulate the story's history days with the system's schedule, in ``store``.
 
+    Raises:
+        PipelineFailedError: A notebook of the history failed.
+    """
+    from fti import runlog, runner
+    from fti.schedule import load_schedule, parse_date
 
-def play_history(story: Story, scratch: Path) -> None:
-    """Execute the story's history with papermill into ``scratch``, in the current ``FTI_STORE``."""
-    import papermill
-
-    scratch.mkdir(parents=True, exist_ok=True)
-    for index, step in enumerate(story.history):
-        source = story.folder / f"{step.notebook}.ipynb"
-        target = scratch / f"{index:02d}_{step.run_date}_{step.notebook}.ipynb"
-        with environment(**{NOW_VARIABLE: step.now}):
-            papermill.execute_notebook(
-                str(source), str(target), parameters={"run_date": step.run_date}, kernel_name="python3",
-                progress_bar=False, cwd=str(story.folder),
-            )
+    now = clock.to_utc(story.committed[0].now).to_pydatetime()
+    runlog.record_runs(store, [
+        runlog.RunRecord(system=story.system, notebook=notebook, run_date=parse_date(day), status="ok",
+                         started_at=now, duration_s=0.0, parameters={"run_date": day}, scheduled_at=now)
+        for notebook, day in story.recorded
+    ])
+    summary = runner.run_days(load_schedule(story.system), [parse_date(day) for day in story.history_days],
+                              store=store, runs_dir=runs_dir, progress=False)
+    summary.raise_for_failures()
 
 
 def execute_in_place(path: Path, now: str) -> None:
@@ -129,7 +123,7 @@ def execute_in_place(path: Path, now: str) -> None:
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    with environment(**{NOW_VARIABLE: now}):
+    with environment({NOW_VARIABLE: now}):
         client = nbclient.NotebookClient(
             notebook, kernel_name="python3", timeout=600, record_timing=False,
             resources={"metadata": {"path": str(path.parent)}},
@@ -147,11 +141,12 @@ def build(system: str) -> list[Path]:
     story = get_story(system)
     written = []
     with tempfile.TemporaryDirectory(prefix="fti-build-") as scratch:
-        with environment(**{STORE_VARIABLE: str(Path(scratch) / "store")}):
+        store = Path(scratch) / "store"
+        with environment({STORE_VARIABLE: str(store)}):
             for step in story.committed:
                 if step.notebook == story.history_before:
-                    print(f"  history: {len(story.history)} pipeline runs before {step.notebook}", flush=True)
-                    play_history(story, Path(scratch) / "history")
+                    print(f"  history: {len(story.history_days)} simulated days before {step.notebook}", flush=True)
+                    play_history(story, store, Path(scratch) / "runs")
                 path = story.folder / f"{step.notebook}.ipynb"
                 print(f"  {path.relative_to(NOTEBOOKS_DIR.parent)}", flush=True)
                 execute_in_place(path, step.now)
