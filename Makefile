@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told it may (containers, some CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup run test lab notebooks bench lock clean
+.PHONY: setup run demo test lab notebooks bench lock clean
 
 setup: $(INSTALLED)
 
@@ -22,7 +22,15 @@ $(INSTALLED): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# The Titanic system operating for a simulated week: backfill and training on day one,
+# then feature pipeline, batch inference and monitoring every day (notebooks/titanic/pipelines.yml).
+# Runs already completed are not repeated; `make clean` starts over.
 run: setup
+	$(BIN)/fti run titanic --start 2026-01-01 --days 7
+	@echo "executed notebooks: runs/titanic/DATE/   dashboard: dashboards/titanic/index.html   run log: $(BIN)/fti runs titanic"
+
+# A two-minute tour of the store and registry on synthetic card transactions.
+demo: setup
 	$(BIN)/python -m fti.demo
 
 # Unit and pipeline tests first, then nbval: every committed notebook re-executed and its
