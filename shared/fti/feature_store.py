@@ -33,6 +33,11 @@ def _record(con, sql: str, params: list[Any]) -> dict[str, Any] | None:
     return dict(zip(names, rows[0])) if rows else None
 
 
+def _latest_version(con, table: str, name: str) -> int | None:
+    """The highest version of ``name`` in one of the store's own tables, or None."""
+    return fetch_rows(con, f"SELECT max(version) FROM {table} WHERE name = ?", [name])[0][0]
+
+
 class FeatureStore:
     """A feature store in one directory. Get one with `fti.get_feature_store()`.
 
@@ -130,7 +135,7 @@ class FeatureStore:
         check_name(name, "feature group")
         with self._store.connect() as con:
             if version is None:
-                version = fetch_rows(con, "SELECT max(version) FROM fti_feature_groups WHERE name = ?", [name])[0][0]
+                version = _latest_version(con, "fti_feature_groups", name)
             record = None if version is None else self._feature_group_record(con, name, int(version))
         if record is None:
             which = "any version" if version is None else f"version {version}"
@@ -214,7 +219,7 @@ class FeatureStore:
         check_name(name, "feature view")
         with self._store.connect() as con:
             if version is None:
-                version = fetch_rows(con, "SELECT max(version) FROM fti_feature_views WHERE name = ?", [name])[0][0]
+                version = _latest_version(con, "fti_feature_views", name)
             record = None if version is None else _record(
                 con, "SELECT * FROM fti_feature_views WHERE name = ? AND version = ?", [name, int(version)]
             )

@@ -34,6 +34,11 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _categories(series: pd.Series) -> list[Any]:
+    """The distinct present values of a training column, sorted, as plain Python values."""
+    return sorted(_plain(value) for value in _present(series).unique())
+
+
 def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
@@ -69,7 +74,7 @@ class LabelEncoder(Transformation):
     name: ClassVar[str] = "label_encoder"
 
     def fit(self, series: pd.Series) -> dict[str, Any]:
-        return {"categories": sorted(_plain(value) for value in _present(series).unique())}
+        return {"categories": _categories(series)}
 
     def transform(self, series: pd.Series, state: dict[str, Any]) -> pd.DataFrame:
         codes = {category: float(code) for code, category in enumerate(state["categories"])}
@@ -108,7 +113,7 @@ class OneHotEncoder(Transformation):
     name: ClassVar[str] = "one_hot_encoder"
 
     def fit(self, series: pd.Series) -> dict[str, Any]:
-        return {"categories": sorted(_plain(value) for value in _present(series).unique())}
+        return {"categories": _categories(series)}
 
     def transform(self, series: pd.Series, state: dict[str, Any]) -> pd.DataFrame:
         names = self.output_names(str(series.name), state)
