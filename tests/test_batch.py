@@ -78,7 +78,7 @@ def test_parallel_workers_timeout_failure_and_loud_output(tmp_path):
 
     stuck = by_name["forever"]
     assert stuck.status == "timeout" and "stopped after 4 s" in stuck.error
-    assert 4 <= stuck.duration < 20
+    assert 4 <= stuck.duration < 60  # stopped, not left running (the bound only rules out "forever")
     assert wait_until_gone(int(pid_file.read_text())), "the looping kernel must be killed, not left running"
     assert by_name["square"].ok
     assert nbformat.read(by_name["square"].output, as_version=4).cells[-1].outputs[0].text == "49\n"
