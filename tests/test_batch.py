@@ -146,3 +146,15 @@ def test_outputs_past_the_budget_are_dropped_with_a_note(tmp_path):
     text = result.output.read_text()
     assert 1_000_000 < len(text) < 1_300_000
     assert "[fti: more output was dropped: the notebook's outputs passed 1 MB]" in text
+
+
+def test_searching_a_folder_skips_executed_copies_under_runs(tmp_path, monkeypatch):
+    import fti.batch
+
+    monkeypatch.setattr(fti.batch, "RUNS_DIR", tmp_path / "runs")
+    for relative in ("notebooks/a.ipynb", "runs/titanic/2026-01-01/a.ipynb", "notebooks/.ipynb_checkpoints/a.ipynb"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("{}")
+    assert find_notebooks([tmp_path]) == [(tmp_path / "notebooks" / "a.ipynb").resolve()]
+    # Asked for explicitly, the executed copies are found.
+    assert find_notebooks([tmp_path / "runs"]) == [(tmp_path / "runs/titanic/2026-01-01/a.ipynb").resolve()]

@@ -50,7 +50,11 @@ def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            # Jupyter's checkpoints, and executed copies under runs/ when searching from above it,
+            # are outputs, not notebooks to run.
+            skip_runs = not path.resolve().is_relative_to(RUNS_DIR)
+            found = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                           and not (skip_runs and p.resolve().is_relative_to(RUNS_DIR)))
             if not found:
                 raise BatchError(f"{path}: no notebooks (.ipynb) in this folder")
             notebooks += found
