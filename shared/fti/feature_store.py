@@ -22,15 +22,11 @@ from fti.feature_view import FeatureView, OnDemand, import_function
 from fti.names import check_name, check_version, quote
 from fti.online import OnlineStore
 from fti.query import Query
-from fti.storage import Store, fetch_frame, fetch_rows
+from fti.storage import Store, fetch_frame, fetch_record, fetch_rows
 from fti.transformations import Transformation, get_transformation_function
 
 
-def _record(con, sql: str, params: list[Any]) -> dict[str, Any] | None:
-    cursor = con.execute(sql, params)
-    names = [column[0] for column in cursor.description]
-    rows = cursor.fetchall()
-    return dict(zip(names, rows[0])) if rows else None
+_VIEW_SQL = "SELECT * FROM fti_feature_views WHERE name = ? AND version = ?"
 
 
 def _latest_version(con, table: str, name: str) -> int | None:
@@ -59,7 +55,7 @@ class FeatureStore:
     # -- feature groups -------------------------------------------------------------------------
 
     def _feature_group_record(self, con, name: str, version: int) -> dict[str, Any] | None:
-        return _record(con, "SELECT * FROM fti_feature_groups WHERE name = ? AND version = ?", [name, version])
+        return fetch_record(con, "SELECT * FROM fti_feature_groups WHERE name = ? AND version = ?", [name, version])
 
     def get_or_create_feature_group(self, name: str, version: int = 1, primary_key: list[str] | None = None,
                                     event_time: str | None = None, description: str = "",
@@ -188,13 +184,13 @@ class FeatureStore:
         definition = [json.dumps(query.to_dict(), sort_keys=True), json.dumps(labels),
                       json.dumps(transformations, sort_keys=True), json.dumps(refs, sort_keys=True)]
         with self._store.transaction() as con:
-            record = _record(con, "SELECT * FROM fti_feature_views WHERE name = ? AND version = ?", [name, version])
+            record = fetch_record(con, _VIEW_SQL, [name, version])
             if record is None:
                 con.execute(
                     "INSERT INTO fti_feature_views VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [name, version, *definition, description, clock.now()],
                 )
-                record = _record(con, "SELECT * FROM fti_feature_views WHERE name = ? AND version = ?", [name, version])
+                record = fetch_record(con, _VIEW_SQL, [name, version])
             else:
                 stored = [record["query"], record["labels"], record["transformation_functions"],
                           record["on_demand_features"]]
@@ -220,9 +216,7 @@ class FeatureStore:
         with self._store.connect() as con:
             if version is None:
                 version = _latest_version(con, "fti_feature_views", name)
-            record = None if version is None else _record(
-                con, "SELECT * FROM fti_feature_views WHERE name = ? AND version = ?", [name, int(version)]
-            )
+            record = None if version is None else fetch_record(con, _VIEW_SQL, [name, int(version)])
             if record is None:
                 which = "any version" if version is None else f"version {version}"
                 raise FeatureViewNotFoundError(f"there is no feature view '{name}' ({which}) in the store {self.path}")

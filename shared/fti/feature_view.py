@@ -28,7 +28,7 @@ from fti import clock
 from fti.exceptions import QueryError, ServingError, TrainingDatasetNotFoundError
 from fti.names import check_name
 from fti.query import Query
-from fti.storage import fetch_frame, fetch_rows
+from fti.storage import fetch_frame, fetch_record, fetch_rows
 from fti.transformations import FittedTransformations, Transformation, parse_spec, spec_from_json, spec_to_json
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class FeatureView:
         }
         self._on_demand_refs: dict[str, str] = json.loads(record["on_demand_features"])
         self._on_demand = on_demand
+        self._on_demand_args: dict[str, list[str]] = {}
         self._training_dataset_version: int | None = None
         self._fitted: FittedTransformations | None = None
         self._serving_plan: list[dict[str, Any]] | None = None
@@ -156,10 +157,16 @@ class FeatureView:
             )
         return function
 
+    def _on_demand_arguments(self, name: str) -> list[str]:
+        # Read once: inspecting a signature on every request would cost more than the lookup.
+        if name not in self._on_demand_args:
+            self._on_demand_args[name] = list(inspect.signature(self._on_demand_function(name)).parameters)
+        return self._on_demand_args[name]
+
     def _add_on_demand(self, frame: pd.DataFrame) -> pd.DataFrame:
         for name in self._on_demand_refs:
             function = self._on_demand_function(name)
-            arguments = list(inspect.signature(function).parameters)
+            arguments = self._on_demand_arguments(name)
             columns = [frame[argument].tolist() for argument in arguments]
             # Row by row, exactly as at serving time: one function, one meaning.
             frame[name] = [function(*row) for row in zip(*columns)] if len(frame) else []
@@ -199,6 +206,14 @@ class FeatureView:
     def _labels_out(y: pd.DataFrame) -> pd.Series | pd.DataFrame:
         # One label comes back as a Series, which every scikit-learn estimator takes as is.
         return y.iloc[:, 0] if y.shape[1] == 1 else y
+
+    def _four_way(self, X: pd.DataFrame, y: pd.DataFrame, train_rows: np.ndarray, test_rows: np.ndarray) -> tuple:
+        """``X_train, X_test, y_train, y_test`` from row positions."""
+        def rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+            return frame.iloc[positions].reset_index(drop=True)
+
+        return (rows(X, train_rows), rows(X, test_rows),
+                self._labels_out(rows(y, train_rows)), self._labels_out(rows(y, test_rows)))
 
     def _read(self, commit: int | None, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
         with self._fs._store.connect() as con:
@@ -268,9 +283,7 @@ class FeatureView:
             )
             self._training_dataset_version = self._save_training_dataset(con, commit, split, description)
         X, y = self._split_columns(frame, primary_key, event_time)
-        return (X.iloc[train_rows].reset_index(drop=True), X.iloc[test_rows].reset_index(drop=True),
-                self._labels_out(y.iloc[train_rows].reset_index(drop=True)),
-                self._labels_out(y.iloc[test_rows].reset_index(drop=True)))
+        return self._four_way(X, y, train_rows, test_rows)
 
     def training_data(self, as_of: Any = None, description: str = "", primary_key: bool = False,
                       event_time: bool = False) -> tuple:
@@ -352,9 +365,7 @@ class FeatureView:
         X, y = self._split_columns(frame, primary_key, event_time, transformed=transformed)
         if split["kind"] == "all":
             return X, self._labels_out(y)
-        return (X.iloc[train_rows].reset_index(drop=True), X.iloc[test_rows].reset_index(drop=True),
-                self._labels_out(y.iloc[train_rows].reset_index(drop=True)),
-                self._labels_out(y.iloc[test_rows].reset_index(drop=True)))
+        return self._four_way(X, y, train_rows, test_rows)
 
     get_training_data = get_train_test_split
 
@@ -381,15 +392,13 @@ class FeatureView:
                         f"{self.label} has no training dataset yet: its transformations are fitted by "
                         "train_test_split (or training_data) in the training pipeline"
                     )
-            cursor = con.execute(
-                "SELECT * FROM fti_training_datasets WHERE fv_name = ? AND fv_version = ? AND td_version = ?",
+            record = fetch_record(
+                con, "SELECT * FROM fti_training_datasets WHERE fv_name = ? AND fv_version = ? AND td_version = ?",
                 [self.name, self.version, int(version)],
             )
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-        if not rows:
+        if record is None:
             raise TrainingDatasetNotFoundError(f"{self.label} has no training dataset version {version}")
-        return dict(zip(names, rows[0]))
+        return record
 
     def _bind(self, version: int | None, record: dict[str, Any] | None = None) -> None:
         if record is None:
@@ -519,7 +528,7 @@ class FeatureView:
         for name in self._on_demand_refs:
             function = self._on_demand_function(name)
             arguments = {}
-            for argument in inspect.signature(function).parameters:
+            for argument in self._on_demand_arguments(name):
                 if argument in request:
                     arguments[argument] = request[argument]
                 elif argument in values:
@@ -532,12 +541,11 @@ class FeatureView:
         features = self.feature_names
         if self._fitted is not None:
             vector = self._fitted.transform_row(values, features)
-            columns = self._fitted.output_columns(features)
         else:
             vector = [values.get(name) for name in features]
-            columns = features
         if return_type == "list":
             return vector
+        columns = self._output_columns()
         if return_type == "dict":
             return dict(zip(columns, vector))
         if return_type == "pandas":

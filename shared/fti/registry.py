@@ -20,7 +20,7 @@ import pandas as pd
 from fti import artifacts, clock
 from fti.exceptions import ModelNotFoundError
 from fti.names import check_name, check_version
-from fti.storage import fetch_frame, fetch_rows
+from fti.storage import fetch_frame, fetch_record, fetch_rows
 
 if TYPE_CHECKING:
     from fti.feature_store import FeatureStore
@@ -219,10 +219,7 @@ class ModelRegistry:
 
     def _query_one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
         with self._fs._store.connect() as con:
-            cursor = con.execute(sql, params)
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
-        return dict(zip(names, rows[0])) if rows else None
+            return fetch_record(con, sql, params)
 
     def get_model(self, name: str, version: int | None = None, alias: str | None = None) -> Model:
         """Return a saved model version: ``version``, the one ``alias`` points to, or the latest.

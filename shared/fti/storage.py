@@ -263,6 +263,14 @@ def fetch_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = 
         return result.df()
 
 
+def fetch_record(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict | None:
+    """Run a query and return its first row as ``{column: value}``, or None when there is none."""
+    cursor = con.execute(sql, params or [])
+    names = [column[0] for column in cursor.description]
+    rows = cursor.fetchall()
+    return dict(zip(names, rows[0])) if rows else None
+
+
 def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
     """Run a query and return every row (never leaves a result half-fetched)."""
     return con.execute(sql, params or []).fetchall()
