@@ -31,7 +31,7 @@ run: setup
 
 # A two-minute tour of the store and registry on synthetic card transactions.
 demo: setup
-	$(BIN)/python -m fti.demo
+	$(BIN)/python -m fti.teach.demo
 
 # Unit and pipeline tests first, then nbval: every committed notebook re-executed and its
 # outputs compared strictly with what is committed.
@@ -41,7 +41,7 @@ test: setup
 
 # Re-execute the example notebooks in place (fresh store, fixed clock): commit the result.
 notebooks: setup
-	$(BIN)/python -m fti.notebook_build
+	$(BIN)/python -m fti.run.build
 
 lab: setup
 	$(BIN)/jupyter lab $(ROOT_FLAG)

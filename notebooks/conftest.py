@@ -1,6 +1,6 @@
 """Replays each example system's notebook story under nbval (``make test``).
 
-The committed outputs were made by ``make notebooks`` (`fti.notebook_build`): a
+The committed outputs were made by ``make notebooks`` (`fti.run.build`): a
 fresh store, a fixed clock per notebook, and a few simulated days before the
 daily pipelines. Before the first cell of each notebook, this sets the same
 clock and plays the same history, so nbval can compare outputs strictly.
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fti import notebook_build
+from fti.run import notebook_build
 from fti.clock import NOW_VARIABLE
-from fti.storage import STORE_VARIABLE
+from fti.store.storage import STORE_VARIABLE
 
 _started: set[str] = set()
 _scratch = tempfile.TemporaryDirectory(prefix="fti-nbval-")

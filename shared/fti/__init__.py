@@ -1,12 +1,20 @@
 """fti: feature, training and inference pipelines on a laptop.
 
-One small package for the whole course. It holds an embedded feature store
-(DuckDB for the offline history, SQLite for online lookups) and a model
-registry, both in one folder, with calls named like the Hopsworks client::
+One helper package for the whole course, with calls named like the Hopsworks client::
 
     import fti
     fs = fti.get_feature_store()
     mr = fti.get_model_registry()
+
+The map, from the bottom layer up (each imports only the ones below it):
+
+* ``exceptions``, ``clock``, ``names``, ``paths``: every error, the clock, valid names, folders;
+* ``store/``: the feature store and model registry (DuckDB, SQLite, model files in one folder);
+* ``run/``: executing notebooks as scheduled pipelines, batches and the committed-notebook build;
+* ``teach/``: what pipelines and exercises call: metrics, monitoring, plots, dashboards, grading;
+* ``cli``: the ``fti`` command.
+
+The example systems are not here: each is a package of its own (``from systems import titanic``).
 """
 
 from __future__ import annotations
@@ -33,9 +41,9 @@ from fti.exceptions import (
     TimeTravelError,
     TrainingDatasetNotFoundError,
 )
-from fti.feature_store import FeatureStore
-from fti.registry import ModelRegistry
-from fti.runlog import get_runs
+from fti.store.feature_store import FeatureStore
+from fti.store.registry import ModelRegistry
+from fti.run.runlog import get_runs
 
 __all__ = [
     "ArtifactIntegrityError", "ExpectationsFailedError", "FeatureGroupNotFoundError", "FeatureStore",
@@ -46,10 +54,9 @@ __all__ = [
 ]
 
 
-# Submodules a notebook reaches as ``fti.plots`` etc. They are imported on first use, so
-# ``import fti`` stays quick for pipelines that need only the store.
-_SUBMODULES = {"clock", "dashboard", "evaluation", "exercises", "grading", "monitoring", "paths", "plots", "titanic",
-               "transformations", "validation"}
+# Sub-packages a notebook reaches as ``fti.teach.plots`` or ``fti.store.validation``. They are
+# imported on first use, so ``import fti`` stays quick for pipelines that need only the store.
+_SUBMODULES = {"clock", "paths", "run", "store", "teach"}
 
 
 def __getattr__(name: str) -> object:

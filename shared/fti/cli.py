@@ -181,9 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from fti import runner
+    from fti.run import runner
     from fti.paths import RUNS_DIR
-    from fti.schedule import load_schedule
+    from fti.run.schedule import load_schedule
 
     simulated = args.start is not None or args.days is not None
     if (args.date or args.now or args.resume) and simulated:
@@ -215,7 +215,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from fti.runlog import get_runs
+    from fti.run.runlog import get_runs
 
     frame = get_runs(args.system, store=args.store)
     if args.status:
@@ -235,8 +235,8 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fti.batch import BATCH_DIR, find_notebooks, parse_assignment, plan_batch, run_batch
-    from fti.executors import LocalExecutor
+    from fti.run.batch import BATCH_DIR, find_notebooks, parse_assignment, plan_batch, run_batch
+    from fti.run.executors import LocalExecutor
 
     notebooks = find_notebooks(args.paths)
     parameters = dict(parse_assignment(text, many=False) for text in args.param)
@@ -263,7 +263,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    from fti import exercises
+    from fti.teach import exercises
 
     if args.action == "build":
         for path in exercises.build():
@@ -278,8 +278,8 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from fti import exercises
-    from fti.executors import LocalExecutor
+    from fti.teach import exercises
+    from fti.run.executors import LocalExecutor
     from fti.paths import RUNS_DIR
 
     if not Path(args.submissions).is_dir():

@@ -97,7 +97,7 @@ class PipelineFailedError(FTIError):
     """A scheduled notebook failed or timed out; the notebooks that depend on it did not run.
 
     Attributes:
-        failures: One `fti.execute.ExecutionResult` per notebook that failed or timed out.
+        failures: One `fti.run.execute.ExecutionResult` per notebook that failed or timed out.
     """
 
     def __init__(self, message: str, failures: list | None = None):

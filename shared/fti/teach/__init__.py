@@ -1,0 +1,23 @@
+"""The teaching layer: helpers that the example pipelines and the exercises call.
+
+``evaluation`` (metrics, the promotion gate), ``monitoring`` (hindcast, drift,
+verdict), ``plots`` and ``dashboard`` (figures and static pages), ``exercises``
+and ``grading`` (student copies, checks, grading a class), ``demo`` (a tour of
+the store). Notebooks reach them as ``fti.teach.plots`` and so on; each is
+imported on first use, so ``import fti`` stays quick.
+
+It may use the store core and the run layer; it never imports an example system.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+_MODULES = {"dashboard", "demo", "evaluation", "exercises", "grading", "monitoring", "plots"}
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _MODULES:
+        return importlib.import_module(f"fti.teach.{name}")
+    raise AttributeError(f"module 'fti.teach' has no attribute {name!r}")

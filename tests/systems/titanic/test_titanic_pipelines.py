@@ -1,0 +1,121 @@
+"""The Titanic system end to end: the five notebooks, run with plain papermill over simulated days.
+
+Backfill, training once, then the feature pipeline and batch inference for each
+day (with drift switched on for the last days), and monitoring at the end. The
+store must then hold exactly what those runs wrote.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+
+import fti
+from fti.run.execute import environment
+from fti.paths import NOTEBOOKS_DIR
+
+FOLDER = NOTEBOOKS_DIR / "titanic"
+DAYS = ["2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"]
+PER_DAY = 30
+DRIFT_FROM = "2026-02-03"
+
+
+def run(name: str, out_dir, now: str, **parameters) -> nbformat.NotebookNode:
+    target = out_dir / f"{len(list(out_dir.iterdir())):02d}_{name}.ipynb"
+    with environment({"FTI_NOW": now}):
+        papermill.execute_notebook(
+            str(FOLDER / f"{name}.ipynb"), str(target), parameters=parameters,
+            kernel_name="python3", progress_bar=False, cwd=str(FOLDER),
+        )
+    return nbformat.read(target, as_version=4)
+
+
+def printed(notebook: nbformat.NotebookNode) -> str:
+    return "".join(
+        output.get("text", "") for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    )
+
+
+@pytest.fixture(scope="module")
+def simulation(tmp_path_factory):
+    """Run the system once for the whole module: it takes a minute."""
+    root = tmp_path_factory.mktemp("titanic")
+    store, runs, dashboards = root / "store", root / "runs", root / "dashboards"
+    runs.mkdir()
+    with environment({"FTI_STORE": str(store)}):
+        run("01_feature_backfill", runs, f"{DAYS[0]}T06:00:00Z", run_date=DAYS[0])
+        run("03_training_pipeline", runs, f"{DAYS[0]}T06:30:00Z", run_date=DAYS[0])
+        for day in DAYS:
+            run("02_feature_pipeline", runs, f"{day}T23:00:00Z", run_date=day, passengers_per_day=PER_DAY,
+                drift_start=DRIFT_FROM, drift_age_shift=25.0)
+            run("04_batch_inference", runs, f"{day}T23:10:00Z", run_date=day, dashboard_dir=str(dashboards))
+        monitoring = run("05_monitoring", runs, f"{DAYS[-1]}T23:20:00Z", run_date=DAYS[-1], window_days=2)
+    return {"store": store, "dashboards": dashboards, "monitoring": monitoring}
+
+
+def test_each_day_adds_its_passengers(simulation):
+    passengers = fti.get_feature_store(simulation["store"]).get_feature_group("passengers", 1).read()
+    per_day = passengers["boarded_at"].dt.strftime("%Y-%m-%d").value_counts()
+    assert per_day["1912-04-10"] == 1309
+    assert [int(per_day[day]) for day in DAYS] == [PER_DAY] * len(DAYS)
+    assert len(passengers) == 1309 + PER_DAY * len(DAYS)
+
+
+def test_one_prediction_per_new_passenger_with_the_production_version(simulation):
+    fs = fti.get_feature_store(simulation["store"])
+    passengers = fs.get_feature_group("passengers", 1).read()
+    predictions = fs.get_feature_group("titanic_predictions", 1).read()
+    new_ids = set(passengers.loc[passengers["boarded_at"].dt.year == 2026, "passenger_id"])
+    assert len(predictions) == len(new_ids) == PER_DAY * len(DAYS)
+    assert set(predictions["passenger_id"]) == new_ids
+    production = fti.get_model_registry(simulation["store"]).get_model("titanic", alias="production")
+    assert set(predictions["model_version"]) == {production.version}
+    assert sorted(predictions["run_date"].unique()) == DAYS
+    assert predictions["survival_probability"].between(0, 1).all()
+
+
+def test_predictions_match_the_production_model_on_the_feature_view(simulation):
+    fs = fti.get_feature_store(simulation["store"])
+    production = fti.get_model_registry(simulation["store"]).get_model("titanic", alias="production")
+    day = pd.Timestamp(DAYS[1], tz="UTC")
+    batch = production.feature_view.get_batch_data(start_time=day, end_time=day + pd.Timedelta(days=1),
+                                                   primary_key=True)
+    expected = production.load().predict_proba(batch.drop(columns=["passenger_id"]))[:, 1].round(4)
+    stored = fs.get_feature_group("titanic_predictions", 1).read().set_index("passenger_id")
+    assert stored.loc[batch["passenger_id"], "survival_probability"].tolist() == pytest.approx(list(expected))
+
+
+def test_the_dashboard_shows_the_last_day(simulation):
+    page = simulation["dashboards"] / "index.html"
+    text = page.read_text()
+    assert f"run date {DAYS[-1]}" in text
+    assert text.count("data:image/png;base64,") >= 2
+    assert not list(simulation["dashboards"].glob("*.tmp"))
+
+
+def test_monitoring_finds_the_injected_age_drift(simulation):
+    output = printed(simulation["monitoring"])
+    assert "RETRAIN" in output and "drift in age" in output
+    tables = [
+        output_item["data"]["text/plain"]
+        for cell in simulation["monitoring"].cells if cell.cell_type == "code"
+        for output_item in cell.outputs if output_item.get("output_type") == "execute_result"
+    ]
+    hindcast = next(table for table in tables if "predictions" in table and "accuracy" in table)
+    for day in DAYS:
+        assert day in hindcast
+
+
+def test_validation_reports_one_per_insert(simulation):
+    fg = fti.get_feature_store(simulation["store"]).get_feature_group("passengers", 1)
+    reports = fg.get_validation_reports()
+    commits = fg.commit_details()
+    # The backfill validates three frames (one refused on purpose) and each day one more.
+    assert len(reports) == 3 + len(DAYS)
+    assert reports["outcome"].tolist().count("rejected") == 1
+    assert (commits["validation"] == "success").all()
+    assert json.loads(reports["report"].iloc[-1])["success"] is True
