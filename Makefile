@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told it may (containers, some CI machines).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup run demo test lab notebooks bench lock clean
+.PHONY: setup run demo test test-quick lint lab notebooks bench lock clean
 
 setup: $(INSTALLED)
 
@@ -33,13 +33,23 @@ run: setup
 demo: setup
 	$(BIN)/python -m fti.teach.demo
 
-# Unit and pipeline tests first, then nbval: every committed notebook re-executed and its
-# outputs compared strictly with what is committed.
-test: setup
+# The linters first (style, and the import contracts that keep the layers apart), then the
+# tests, then nbval: every committed notebook re-executed and its outputs compared strictly.
+test: setup lint
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 
-# Re-execute the example notebooks in place (fresh store, fixed clock): commit the result.
+# The quick set while developing: everything but the end-to-end notebook runs.
+test-quick: setup
+	$(BIN)/python -m pytest tests -m "not slow"
+
+# ruff (config in pyproject.toml) and import-linter (the layer contracts, same file).
+lint: setup
+	$(BIN)/ruff check shared tests benchmarks
+	$(BIN)/lint-imports
+
+# Re-execute the example notebooks in place, as each folder's story.yml says (fresh store,
+# fixed clock per notebook, simulated days before some): commit the result.
 notebooks: setup
 	$(BIN)/python -m fti.run.build
 

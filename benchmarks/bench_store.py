@@ -37,14 +37,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 import fti
+from fti.store.storage import Store
 
 RESULTS = Path(__file__).resolve().parent / "results" / "store.json"
 QUICK_RESULTS = RESULTS.with_name("store-quick.json")  # a smoke run does not overwrite the full figures
@@ -332,7 +334,7 @@ def bench_point_in_time(args: argparse.Namespace, report: Report, root: Path) ->
             verdict = compare(result, base)
             report.info(s, "fti_columns", list(result.columns))
         del result, base
-        with fs._store.connect() as con:
+        with Store(fs.path).connect() as con:
             wall, cpu, _ = clock_cpu(lambda: con.execute(engine_sql, params))
             engine_runs.append((wall, cpu))
             con.execute("DROP TABLE _bench_pit")
@@ -461,7 +463,7 @@ def bench_online(args: argparse.Namespace, report: Report, root: Path) -> None:
 
     # A bare SQLite primary-key read of the same four columns: the floor fti adds to.
     table = fg.table
-    raw_con = sqlite3.connect(fs._store.online_path)
+    raw_con = sqlite3.connect(Store(fs.path).online_path)
     raw_sql = f'SELECT "f1", "f2", "f3", "f4" FROM "{table}" WHERE "entity_id" = ?'
 
     def raw_one(key: int) -> Any:
@@ -712,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     report.sections["machine"] = info
     info["load_average_start"] = load_average()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     print("fti feature store benchmark" + (" (--quick)" if args.quick else ""))
     print(f"machine: {info['cpu']}; {info['cores']} cores ({info['usable_cores']} usable, DuckDB threads "
           f"{info['duckdb_threads']}); {info['memory_gib']} GiB; {info['os']}")

@@ -41,9 +41,9 @@ from fti.exceptions import (
     TimeTravelError,
     TrainingDatasetNotFoundError,
 )
+from fti.run.runlog import get_runs
 from fti.store.feature_store import FeatureStore
 from fti.store.registry import ModelRegistry
-from fti.run.runlog import get_runs
 
 __all__ = [
     "ArtifactIntegrityError", "ExpectationsFailedError", "FeatureGroupNotFoundError", "FeatureStore",

@@ -11,6 +11,13 @@
 
 Heavy modules (papermill, pandas) are imported by the subcommand that needs them,
 so ``fti --help`` and argument errors answer at once.
+
+Exit codes: 0 done, 1 a notebook failed, 2 bad input. Bad input is reported on
+one line, ``fti COMMAND: error: ...``: argparse does so for malformed options,
+and every `fti.exceptions.FTIError` the run layer raises (an unknown system, a
+malformed schedule or date, a bad ``--grid``, a missing submissions folder) is
+turned into the same line here. The store (``--store``) is opened once, here,
+and handed to the run layer as a `fti.store.storage.Store`.
 """
 
 from __future__ import annotations
@@ -18,23 +25,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-_DATE_HELP = "a date as YYYY-MM-DD"
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {_DATE_HELP}, e.g. 2026-01-05") from None
-
-
-def _whole_number(minimum: int):
+def _whole_number(minimum: int) -> Callable[[str], int]:
     """An argparse type for whole numbers of at least ``minimum``."""
 
     def parse(text: str) -> int:
@@ -64,6 +61,7 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fti`` command's argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
         prog="fti",
         description=("Run the kit's pipeline notebooks on a schedule, list their runs, execute notebooks in "
@@ -87,13 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("system", metavar="SYSTEM",
                      help="a system name (notebooks/SYSTEM/pipelines.yml), its folder, or a schedule file")
     when = run.add_mutually_exclusive_group()
-    when.add_argument("--date", type=_date, metavar="DATE",
+    when.add_argument("--date", metavar="DATE",
                       help="run what is due on this date (after catching up missed days, see --catch-up)")
     when.add_argument("--now", action="store_true",
                       help="like --date with today's date (UTC); today's notebooks use the real clock")
     when.add_argument("--resume", action="store_true",
                       help="continue the last `fti run` of SYSTEM from its first day not completed")
-    run.add_argument("--start", type=_date, metavar="DATE",
+    run.add_argument("--start", metavar="DATE",
                      help="first simulated day (default: 'start:' in the schedule file)")
     run.add_argument("--days", type=_positive_int, metavar="N", help="number of days to simulate")
     run.add_argument("--catch-up", type=_non_negative_int, default=None, metavar="N",
@@ -101,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "complete, never before the system's first recorded run (default: 7; 0: the date only)")
     run.add_argument("--force", action="store_true", help="run due notebooks again even if they already succeeded")
     run.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
-    run.add_argument("--runs-dir", metavar="DIR", help="where executed notebooks go (default: runs/ at the repository root)")
+    run.add_argument("--runs-dir", metavar="DIR",
+                     help="where executed notebooks go (default: runs/ at the repository root)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     runs = commands.add_parser("runs", help="list recorded runs",
@@ -121,15 +120,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("paths", metavar="PATH", nargs="+", help="notebooks, or folders to search for notebooks")
     batch.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="a parameter for every execution (repeatable); values are read as YAML (3, 0.5, true, text)")
+                       help="a parameter for every execution (repeatable); values are read as YAML "
+                            "(3, 0.5, true, text)")
     batch.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                        help="run every notebook once per value (repeatable: every combination)")
-    batch.add_argument("--workers", type=_positive_int, metavar="N", help="executions at once (default: number of cores)")
+    batch.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="executions at once (default: number of cores)")
     batch.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                        help="time limit of each execution, kernel start included (default: 600)")
     batch.add_argument("--store", metavar="DIR", help="one store shared by every execution (default: a fresh one each)")
-    batch.add_argument("--cwd", metavar="DIR", help="working directory of every execution (default: the notebook's folder)")
-    batch.add_argument("--out", metavar="DIR", help="output folder (default: runs/batch/NAME or runs/batch/<timestamp>)")
+    batch.add_argument("--cwd", metavar="DIR",
+                       help="working directory of every execution (default: the notebook's folder)")
+    batch.add_argument("--out", metavar="DIR",
+                       help="output folder (default: runs/batch/NAME or runs/batch/<timestamp>)")
     batch.add_argument("--name", help="name of the output folder under runs/batch/")
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -151,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", metavar="DIR", help="output folder (default: runs/grades/<timestamp>)")
     grade.add_argument("--timeout", type=_seconds, default=180.0, metavar="SECONDS",
                        help="time limit of each submission (default: 180)")
-    grade.add_argument("--workers", type=_positive_int, metavar="N", help="submissions at once (default: number of cores)")
+    grade.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="submissions at once (default: number of cores)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -181,9 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from fti.run import runner
     from fti.paths import RUNS_DIR
-    from fti.run.schedule import load_schedule
+    from fti.run import runner
+    from fti.run.schedule import load_schedule, parse_date
+    from fti.store.storage import Store
 
     simulated = args.start is not None or args.days is not None
     if (args.date or args.now or args.resume) and simulated:
@@ -197,17 +202,22 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if simulated and args.days is None:
         parser.error("--start needs --days N (how many days to simulate)")
 
+    # Dates are checked by the run layer, so `fti run` and Python callers get the same message.
+    date = parse_date(args.date, "--date") if args.date else None
+    start = parse_date(args.start, "--start") if args.start else None
     schedule = load_schedule(args.system)
-    options = {"store": args.store, "runs_dir": Path(args.runs_dir) if args.runs_dir else RUNS_DIR,
-               "progress": False if args.no_progress else None}
+    store = Store(args.store)
+    runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS_DIR
+    progress = False if args.no_progress else None
     if args.resume:
-        summary = runner.resume(schedule, **options)
-    elif args.date or args.now:
+        summary = runner.resume(schedule, store=store, runs_dir=runs_dir, progress=progress)
+    elif date or args.now:
         catch_up = runner.DEFAULT_CATCH_UP_DAYS if args.catch_up is None else args.catch_up
-        summary = runner.run_date(schedule, None if args.now else args.date, catch_up=catch_up,
-                                  force=args.force, **options)
+        summary = runner.run_date(schedule, date, catch_up=catch_up, store=store, runs_dir=runs_dir,
+                                  force=args.force, progress=progress)
     else:
-        summary = runner.simulate(schedule, args.days, start=args.start, force=args.force, **options)
+        summary = runner.simulate(schedule, args.days, start=start, store=store, runs_dir=runs_dir,
+                                  force=args.force, progress=progress)
     print(summary.table())
     return 0 if summary.ok else EXIT_FAILED
 
@@ -216,8 +226,9 @@ def _runs(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from fti.run.runlog import get_runs
+    from fti.store.storage import Store
 
-    frame = get_runs(args.system, store=args.store)
+    frame = get_runs(args.system, store=Store(args.store))
     if args.status:
         frame = frame[frame["status"] == args.status]
     frame = frame.tail(args.last)
@@ -235,12 +246,12 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from fti.run.batch import BATCH_DIR, find_notebooks, parse_assignment, plan_batch, run_batch
+    from fti.run.batch import BATCH_DIR, find_notebooks, parse_assignments, plan_batch, run_batch
     from fti.run.executors import LocalExecutor
 
     notebooks = find_notebooks(args.paths)
-    parameters = dict(parse_assignment(text, many=False) for text in args.param)
-    grid = dict(parse_assignment(text, many=True) for text in args.grid)
+    parameters = parse_assignments(args.param, many=False)
+    grid = parse_assignments(args.grid, many=True)
     if args.out:
         out_dir = Path(args.out)
     else:
@@ -278,14 +289,13 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from fti.teach import exercises
-    from fti.run.executors import LocalExecutor
     from fti.paths import RUNS_DIR
+    from fti.run.executors import LocalExecutor
+    from fti.teach import exercises
 
-    if not Path(args.submissions).is_dir():
-        print(f"fti grade: error: the submissions folder {args.submissions} does not exist", file=sys.stderr)
-        return EXIT_USAGE
     out_dir = Path(args.out) if args.out else RUNS_DIR / "grades" / dt.datetime.now().strftime("%Y-%m-%d_%H%M%S")
+    # Workers start with the first submission: a missing folder (an ExerciseError, reported by
+    # `main`) is found before any of them.
     with LocalExecutor(workers=args.workers) as executor:
         grades = exercises.grade(Path(args.submissions), out_dir, timeout=args.timeout, executor=executor,
                                  progress=not args.no_progress)

@@ -13,6 +13,8 @@ import os
 
 import pandas as pd
 
+from fti.exceptions import InvalidTimeError
+
 NOW_VARIABLE = "FTI_NOW"
 
 TimeLike = str | dt.date | dt.datetime | pd.Timestamp
@@ -32,7 +34,7 @@ def now() -> pd.Timestamp:
         try:
             return to_utc(fixed)
         except ValueError as exc:
-            raise ValueError(f"{NOW_VARIABLE}={fixed!r} is not an ISO date or time: {exc}") from None
+            raise InvalidTimeError(f"{NOW_VARIABLE}={fixed!r} is not an ISO date or time: {exc}") from None
     return pd.Timestamp.now(tz="UTC").floor("us")
 
 
@@ -52,8 +54,8 @@ def to_utc(value: TimeLike, what: str = "time") -> pd.Timestamp:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} {value!r} is not a date or time: {exc}") from None
+        raise InvalidTimeError(f"{what} {value!r} is not a date or time: {exc}") from None
     if stamp is pd.NaT:
-        raise ValueError(f"{what} is missing (NaT)")
+        raise InvalidTimeError(f"{what} is missing (NaT)")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.as_unit("us")

@@ -13,12 +13,28 @@ class FTIError(Exception):
     """Base class of every error raised by `fti`."""
 
 
+class InvalidTimeError(FTIError, ValueError):
+    """A date or time the kit cannot read: ``FTI_NOW``, ``as_of``, a start or end time."""
+
+
 class InvalidNameError(FTIError, ValueError):
     """A name (feature group, column, model, alias) is not a valid identifier."""
 
 
 class SchemaError(FTIError, ValueError):
     """A DataFrame does not fit a feature group: columns, dtypes, keys or event times."""
+
+
+class ParameterError(FTIError, ValueError):
+    """A function or notebook parameter has an impossible value: a malformed date, a count below 1, a NaN."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """A parameter has the wrong type (a number where a date is due, a bool where a count is due).
+
+    Both a `ParameterError`, so one ``except`` catches every bad parameter, and a
+    ``TypeError``, as Python code expects of a wrong type.
+    """
 
 
 class ExpectationsFailedError(FTIError):
@@ -49,6 +65,10 @@ class InvalidSuiteError(FTIError, ValueError):
     """An expectation suite cannot be built: unknown expectation types or invalid arguments."""
 
 
+class NotASuiteError(InvalidSuiteError, TypeError):
+    """Something given as an expectation suite is neither a ``gx.ExpectationSuite`` nor a dict (a string, a number)."""
+
+
 class NotFoundError(FTIError, LookupError):
     """Something asked for by name does not exist in the store."""
 
@@ -73,6 +93,10 @@ class QueryError(FTIError, ValueError):
     """A query or feature view is malformed: unknown features, a join with no common key, clashing names."""
 
 
+class TransformationError(QueryError, TypeError):
+    """A transformation function cannot be made: an unknown name, unknown or ill-typed parameters, a bad step list."""
+
+
 class TimeTravelError(FTIError, ValueError):
     """An ``as_of`` that the store cannot answer, such as a time before the first commit."""
 
@@ -85,12 +109,23 @@ class ArtifactIntegrityError(FTIError):
     """A model artifact on disk does not match the SHA-256 recorded when it was saved."""
 
 
+class ModelSaveError(FTIError, ValueError):
+    """The registry cannot save this object as a model: it cannot be pickled, or a path to save does not exist."""
+
+
 class StoreBusyError(FTIError, TimeoutError):
     """Another process held the store for longer than the bounded wait."""
 
 
+class StoreConfigError(FTIError, ValueError):
+    """The store cannot be used as configured: a path that is not a folder, a malformed ``FTI_LOCK_TIMEOUT``."""
+
+
 class ScheduleError(FTIError, ValueError):
-    """A schedule file (``pipelines.yml``) or a run request is malformed: unknown system, field or notebook, bad date."""
+    """A schedule file (``pipelines.yml``) or a run request is malformed.
+
+    For example an unknown system, field or notebook, or a bad date.
+    """
 
 
 class PipelineFailedError(FTIError):
@@ -103,3 +138,31 @@ class PipelineFailedError(FTIError):
     def __init__(self, message: str, failures: list | None = None):
         self.failures = failures or []
         super().__init__(message)
+
+
+class UnknownSystemError(ScheduleError, NotFoundError):
+    """No example system of that name: no schedule for it, or no runs of it in the store's run log."""
+
+
+class ExecutionRequestError(FTIError, ValueError):
+    """A notebook execution is asked for wrongly.
+
+    Its output path is its source notebook, its time limit is not positive, two
+    executions would write one output, or an executor is given no workers.
+    """
+
+
+class BatchError(FTIError, ValueError):
+    """A batch request (``fti batch``) is malformed: no notebooks, a missing file, a bad parameter or grid."""
+
+
+class StoryError(FTIError, ValueError):
+    """A notebook story (``notebooks/<system>/story.yml``) is missing or malformed."""
+
+
+class ExerciseError(FTIError, ValueError):
+    """An exercise or a submission is malformed.
+
+    Unbalanced solution markers, a check without literal points, a submission
+    matching no exercise, or a submissions folder that does not exist.
+    """

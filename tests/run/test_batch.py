@@ -1,4 +1,7 @@
-"""`fti batch` and the executors: parallel workers, time limits that really stop a notebook, reports."""
+"""`fti batch` and the executors: parallel workers, time limits that really stop a notebook, reports.
+
+The tests that start kernels are marked slow (``pytest -m "not slow"`` leaves them out).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fti.run.batch import BatchError, find_notebooks, grid_points, parse_assignment, plan_batch, run_batch
+from fti.exceptions import BatchError, ExecutionRequestError
+from fti.run.batch import find_notebooks, grid_points, parse_assignment, parse_assignments, plan_batch, run_batch
 from fti.run.execute import ExecutionRequest
-from fti.run.executors import LocalExecutor
+from fti.run.executors import InProcessExecutor, LocalExecutor
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 
@@ -50,6 +54,13 @@ def test_grid_and_assignments():
         parse_assignment("alpha", many=True)
     with pytest.raises(BatchError, match="no such notebook or folder"):
         find_notebooks(["nowhere.ipynb"])
+    assert parse_assignments(["a=1", "b=x"], many=False) == {"a": 1, "b": "x"}
+    with pytest.raises(BatchError, match="'x=3': x is given twice with --grid"):
+        parse_assignments(["x=1,2", "x=3"], many=True)
+    with pytest.raises(BatchError, match="an empty value in the list"):
+        parse_assignment("x=1,,2", many=True)
+    with pytest.raises(BatchError, match="expected NAME=VALUE, e.g. alpha=0.1"):
+        parse_assignment("2x=1", many=False)
 
 
 def test_plan_gives_each_execution_its_own_output_and_store(tmp_path):
@@ -58,10 +69,17 @@ def test_plan_gives_each_execution_its_own_output_and_store(tmp_path):
     assert [dict(r.parameters) for r in requests] == [{"y": 1, "x": 2}, {"y": 1, "x": 3}]
     shared = plan_batch([NOTEBOOKS / "square.ipynb"], tmp_path, store=tmp_path / "shared")
     assert shared[0].env["FTI_STORE"] == str((tmp_path / "shared").resolve())
-    with pytest.raises(ValueError, match="is the source notebook"):
+    with pytest.raises(ExecutionRequestError, match="square.ipynb: the output path is the source notebook"):
         ExecutionRequest(NOTEBOOKS / "square.ipynb", NOTEBOOKS / "square.ipynb")
+    with pytest.raises(ExecutionRequestError, match="timeout must be a positive number of seconds, not 0"):
+        ExecutionRequest(NOTEBOOKS / "square.ipynb", tmp_path / "out.ipynb", timeout=0)
+    with pytest.raises(ExecutionRequestError, match="two requests write this output notebook"):
+        InProcessExecutor().run([requests[0], requests[0]])
+    with pytest.raises(ExecutionRequestError, match="workers: expected a whole number of at least 1, not 0"):
+        LocalExecutor(workers=0)
 
 
+@pytest.mark.slow
 def test_parallel_workers_timeout_failure_and_loud_output(tmp_path):
     pid_file = tmp_path / "forever.pid"
     out = tmp_path / "out"
@@ -102,9 +120,8 @@ def test_parallel_workers_timeout_failure_and_loud_output(tmp_path):
     assert '<a href="b002_raises.ipynb">' in page and "broken on purpose" in page
 
 
+@pytest.mark.slow
 def test_each_execution_gets_a_fresh_store_and_its_own_working_directory(tmp_path):
-    from fti.run.executors import InProcessExecutor
-
     out, cwd = tmp_path / "out", tmp_path / "cwd"
     cwd.mkdir()
     probe = tmp_path / "probe.ipynb"
@@ -121,6 +138,7 @@ def test_each_execution_gets_a_fresh_store_and_its_own_working_directory(tmp_pat
     assert not any(Path(store).exists() for store, _ in printed), "temporary stores are removed afterwards"
 
 
+@pytest.mark.slow
 def test_fti_batch_command(tmp_path):
     out = tmp_path / "report"
     done = subprocess.run(
@@ -132,11 +150,13 @@ def test_fti_batch_command(tmp_path):
     with (out / "report.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["label"], row["status"]) for row in rows] == [
-        ('square {"x": 2}', "ok"), ('square {"x": 3}', "ok"), ('raises {"x": 2}', "failed"), ('raises {"x": 3}', "failed")]
+        ('square {"x": 2}', "ok"), ('square {"x": 3}', "ok"),
+        ('raises {"x": 2}', "failed"), ('raises {"x": 3}', "failed")]
     assert (out / rows[1]["output"]).exists() and "9" in (out / rows[1]["output"]).read_text()
     assert (out / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_outputs_past_the_budget_are_dropped_with_a_note(tmp_path):
     from fti.run.execute import execute
 

@@ -2,6 +2,7 @@
 
 Kernels take a second or two to start, so these tests run few executions:
 the rules themselves (cadences, catch-up, --force...) are in test_schedule.py.
+Both tests are marked slow (``pytest -m "not slow"`` leaves them out).
 """
 
 from __future__ import annotations
@@ -15,15 +16,22 @@ from pathlib import Path
 
 import duckdb
 import nbformat
+import pytest
 
 from fti.run import runlog, runner
 from fti.run.schedule import load_schedule
+from fti.store.storage import Store
 
 MINI = Path(__file__).resolve().parent / "notebooks" / "mini"
 # The run log's wall-clock columns, and papermill's timing and path metadata, are the only
 # things allowed to differ between two simulations of the same days.
 WALL_CLOCK_COLUMNS = {"started_at", "duration_s", "output_path"}
 PAPERMILL_VOLATILE = {"start_time", "end_time", "duration", "input_path", "output_path"}
+
+
+def log_rows(log) -> list[tuple[str, str, str]]:
+    """(notebook, run date, status) of each run in a run log frame."""
+    return list(zip(log["notebook"], log["run_date"].astype(str).str[:10], log["status"], strict=True))
 
 
 def copy_mini(folder: Path, fail_on: str | None = None) -> Path:
@@ -68,6 +76,7 @@ def comparable_notebook(path: Path) -> dict:
     return notebook
 
 
+@pytest.mark.slow
 def test_failure_stops_the_chain_then_resume_finishes(tmp_path):
     system = copy_mini(tmp_path / "mini", fail_on="2026-01-06")
     store, runs = tmp_path / "store", tmp_path / "runs"
@@ -87,7 +96,7 @@ def test_failure_stops_the_chain_then_resume_finishes(tmp_path):
     assert all(not cell.get("outputs") for cell in source.cells), "the source notebook is never written"
 
     log = runlog.get_runs("mini", store=store)
-    assert list(zip(log["notebook"], log["run_date"].astype(str).str[:10], log["status"])) == [
+    assert log_rows(log) == [
         ("01_backfill", "2026-01-05", "ok"), ("02_features", "2026-01-05", "ok"), ("03_predict", "2026-01-05", "ok"),
         ("02_features", "2026-01-06", "failed"), ("03_predict", "2026-01-06", "skipped")]
     failure = log.iloc[3]
@@ -102,7 +111,7 @@ def test_failure_stops_the_chain_then_resume_finishes(tmp_path):
     resumed = fti("run", str(system), "--resume", *common)
     assert resumed.returncode == 0, resumed.stderr
     log = runlog.get_runs("mini", store=store)
-    assert list(zip(log["notebook"], log["run_date"].astype(str).str[:10], log["status"]))[5:] == [
+    assert log_rows(log)[5:] == [
         ("02_features", "2026-01-06", "ok"), ("03_predict", "2026-01-06", "ok"),
         ("02_features", "2026-01-07", "ok"), ("03_predict", "2026-01-07", "ok")]
     # The failed attempt is kept beside the new one, and the log follows it.
@@ -114,12 +123,13 @@ def test_failure_stops_the_chain_then_resume_finishes(tmp_path):
     assert listing.returncode == 0 and "02_features" in listing.stdout and "03_predict" not in listing.stdout
 
 
+@pytest.mark.slow
 def test_two_simulations_of_the_same_days_are_identical(tmp_path):
     schedule = load_schedule(MINI)
     summaries = []
     for attempt in ("a", "b"):
-        summary = runner.simulate(schedule, 2, store=tmp_path / attempt / "store", runs_dir=tmp_path / attempt / "runs",
-                                  progress=False)
+        summary = runner.simulate(schedule, 2, store=Store(tmp_path / attempt / "store"),
+                                  runs_dir=tmp_path / attempt / "runs", progress=False)
         assert summary.ok, summary.table()
         summaries.append(summary)
     first, second = (store_tables(tmp_path / attempt / "store") for attempt in ("a", "b"))

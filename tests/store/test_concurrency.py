@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -113,7 +112,7 @@ def test_two_processes_insert_and_read_at_once_without_errors_or_lost_commits(st
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    for proc, (out, err) in zip(workers, results):
+    for proc, (out, err) in zip(workers, results, strict=True):
         assert proc.returncode == 0, err
         assert "DONE" in out
         assert "Traceback" not in err and "Error" not in err, err
@@ -130,7 +129,7 @@ def test_two_processes_insert_and_read_at_once_without_errors_or_lost_commits(st
     assert sorted(own["id"]) == sorted(1000 * w + i for w in (1, 2) for i in range(inserts))
     assert all(row.value == row.id % 1000 for row in own.itertuples())
     shared = current[current["source"] == "shared"]
-    assert sorted(zip(shared["id"], shared["value"])) == sorted((i % 5, 10.0 * i) for i in range(inserts))
+    assert sorted(zip(shared["id"], shared["value"], strict=True)) == sorted((i % 5, 10.0 * i) for i in range(inserts))
     contested = current[current["id"] == 99]
     assert len(contested) == 1 and contested["value"].item() in (1.0, 2.0)
     # Every row version was inserted by exactly one commit: nothing lost, nothing doubled.
@@ -144,7 +143,7 @@ def test_two_processes_insert_and_read_at_once_without_errors_or_lost_commits(st
         applied = con.execute("SELECT applied_commit FROM fti_online_state").fetchall()
     finally:
         con.close()
-    assert online == dict(zip(newest["id"], newest["value"]))
+    assert online == dict(zip(newest["id"], newest["value"], strict=True))
     assert applied == [(2 * inserts,)]
 
 
@@ -152,8 +151,9 @@ HOLDER = textwrap.dedent(
     """
     import sys, time
     import fti
+    from fti.store.storage import Store
     fs = fti.get_feature_store()
-    with fs._store.connect():
+    with Store(fs.path).connect():
         print("HOLDING", flush=True)
         time.sleep(float(sys.argv[1]))
     print("RELEASED", flush=True)

@@ -23,8 +23,10 @@ import pytest
 
 import fti
 from fti.store.feature_group import FeatureGroup
+from fti.store.feature_group_engine import FeatureGroupEngine
+from fti.store.storage import Store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --------------------------------------------------------------------------- helpers
@@ -63,12 +65,12 @@ def utc(text: str) -> pd.Timestamp:
 
 def raw_rows(fs, fg) -> int:
     """Every stored row version, superseded ones included."""
-    with fs._store.connect() as con:
+    with Store(fs.path).connect() as con:
         return con.execute(f'SELECT count(*) FROM "{fg.table}"').fetchone()[0]
 
 
 def all_commits(fs) -> int:
-    with fs._store.connect() as con:
+    with Store(fs.path).connect() as con:
         return con.execute("SELECT count(*) FROM fti_commits").fetchone()[0]
 
 
@@ -141,7 +143,7 @@ def test_insert_is_one_commit_counting_inserted_updated_unchanged(fs):
 
     current = fg.read()
     assert list(current.columns) == ["id", "ts", "amount", "count", "city", "flag"]
-    assert list(zip(current["id"], current["ts"])) == [
+    assert list(zip(current["id"], current["ts"], strict=True)) == [
         (1, utc("2024-01-01 10:00")),
         (2, utc("2024-01-01 11:00")),
         (3, utc("2024-01-02 09:00")),
@@ -161,7 +163,7 @@ def test_without_event_time_the_upsert_key_is_the_primary_key(fs):
     commit = fg.insert(pd.DataFrame({"user": ["a", "c"], "region": [2, 1], "score": [20.0, 5.0]}))
     assert (commit.rows_inserted, commit.rows_updated, commit.rows_unchanged) == (1, 1, 0)
     current = fg.read()
-    assert list(zip(current["user"], current["region"], current["score"])) == [
+    assert list(zip(current["user"], current["region"], current["score"], strict=True)) == [
         ("a", 1, 1.0), ("a", 2, 20.0), ("b", 1, 3.0), ("c", 1, 5.0),
     ]
 
@@ -499,7 +501,7 @@ class _ConnectionProxy:
 
 def _fail_before_commit_row(monkeypatch, fg_table: str, seen: dict):
     """Make inserts fail after their data rows are written, before the commit row; return the undo."""
-    original = FeatureGroup._write_commit
+    original = FeatureGroupEngine.write_commit
 
     def hook(sql, con):
         if sql.lstrip().startswith("INSERT INTO fti_commits"):
@@ -513,11 +515,11 @@ def _fail_before_commit_row(monkeypatch, fg_table: str, seen: dict):
             ).fetchone()[0]
             raise OSError("disk full (simulated)")
 
-    def patched(self, con, frame_, outcome):
-        return original(self, _ConnectionProxy(con, hook), frame_, outcome)
+    def patched(self, con, meta, frame_, outcome):
+        return original(self, _ConnectionProxy(con, hook), meta, frame_, outcome)
 
-    monkeypatch.setattr(FeatureGroup, "_write_commit", patched)
-    return lambda: monkeypatch.setattr(FeatureGroup, "_write_commit", original)
+    monkeypatch.setattr(FeatureGroupEngine, "write_commit", patched)
+    return lambda: monkeypatch.setattr(FeatureGroupEngine, "write_commit", original)
 
 
 def test_a_failure_in_the_middle_of_an_insert_leaves_no_partial_commit(fs, store_path, monkeypatch):
@@ -552,7 +554,7 @@ def test_a_failure_in_the_first_insert_leaves_no_table_and_no_schema(fs, store_p
     assert seen["data_rows"] == 3
     restore()
     assert fs.get_feature_group("payments", 1).columns == []
-    with fs._store.connect() as con:
+    with Store(fs.path).connect() as con:
         tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert fg.table not in tables
     assert fg.insert(frame(FIRST)).rows_inserted == 3
@@ -565,8 +567,7 @@ _KILL_SCRIPT = textwrap.dedent(
     import numpy as np
     import pandas as pd
     import fti
-    from fti.store.feature_group import FeatureGroup
-    from fti.store.feature_store import FeatureStore
+    from fti.store.feature_group_engine import FeatureGroupEngine
 
     hook = os.environ["KILL_HOOK"]
     n = int(os.environ["ROWS"])
@@ -588,10 +589,11 @@ _KILL_SCRIPT = textwrap.dedent(
         def __getattr__(self, name):
             return getattr(self._con, name)
 
-    original = FeatureGroup._write_commit
-    FeatureGroup._write_commit = lambda self, con, frame, outcome: original(self, Proxy(con), frame, outcome)
+    original = FeatureGroupEngine.write_commit
+    FeatureGroupEngine.write_commit = lambda self, con, meta, frame, outcome: original(
+        self, Proxy(con), meta, frame, outcome)
     if hook == "before_online_sync":
-        FeatureStore._sync_online = lambda self, fg: pause(hook)
+        FeatureGroupEngine.sync_online = lambda self, meta: pause(hook)
 
     fs = fti.get_feature_store()
     fg = fs.get_feature_group("payments", 1)
@@ -705,14 +707,15 @@ def test_a_process_killed_at_any_moment_leaves_only_complete_commits(fs, store_p
     fg = _prepare_for_kill(fs)
     n = 20_000
     said = _run_and_kill(store_path, tmp_path, "loop", rows=n, delay=delay)
-    reported = [int(word) for previous, word in zip(said.split(), said.split()[1:]) if previous == "COMMITTED"]
+    words = said.split()
+    reported = [int(word) for previous, word in zip(words, words[1:], strict=False) if previous == "COMMITTED"]
 
     reopened = fti.get_feature_store(store_path).get_feature_group("payments", 1)
     details = reopened.commit_details()
     ids = details["commit_id"].tolist()
     assert ids[: 1 + len(reported)] == [ids[0], *reported], "a commit the process reported is missing"
     assert len(ids) in (1 + len(reported), 2 + len(reported))  # at most the one in flight got through
-    with fs._store.connect() as con:
+    with Store(fs.path).connect() as con:
         per_commit = dict(con.execute(f'SELECT _fti_commit, count(*) FROM "{fg.table}" GROUP BY ALL').fetchall())
         replaced = dict(con.execute(
             f'SELECT _fti_superseded, count(*) FROM "{fg.table}" WHERE _fti_superseded IS NOT NULL GROUP BY ALL'

@@ -512,7 +512,7 @@ def test_feature_vector_return_types(titanic_view):
     as_frame = titanic_view.get_feature_vector({"pid": 8}, return_type="pandas")
 
     assert isinstance(as_list, list) and len(as_list) == len(columns)
-    assert_rows_close(dict(zip(columns, as_list)), expected, "list")
+    assert_rows_close(dict(zip(columns, as_list, strict=True)), expected, "list")
     assert_rows_close(as_dict, expected, "dict")
     assert isinstance(as_frame, pd.DataFrame) and list(as_frame.columns) == columns and len(as_frame) == 1
     assert_rows_close(as_frame.iloc[0].to_dict(), expected, "pandas")
@@ -530,7 +530,7 @@ def test_feature_vectors_for_several_entries(titanic_view):
     assert len(as_lists) == len(as_dicts) == len(as_frame) == 3
     for i, entry in enumerate(entries):
         want = expected[entry["pid"]]
-        assert_rows_close(dict(zip(want, as_lists[i])), want, f"list {entry}")
+        assert_rows_close(dict(zip(want, as_lists[i], strict=True)), want, f"list {entry}")
         assert_rows_close(as_dicts[i], want, f"dict {entry}")
         assert_rows_close(as_frame.iloc[i].to_dict(), want, f"pandas {entry}")
 

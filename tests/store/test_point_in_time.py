@@ -40,6 +40,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fti
+from fti.store.storage import Store
 
 BASE = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -497,7 +498,7 @@ def one_connection(path: str) -> Iterator[fti.FeatureStore]:
     it; the SQL they run is the same.
     """
     fs = fti.get_feature_store(path)
-    with fs._store.connect():
+    with Store(fs.path).connect():
         yield fs
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 import fti
+from fti.exceptions import ModelSaveError
 from fti.store.registry import ModelRegistry
-
+from fti.store.storage import Store
 
 # --------------------------------------------------------------------------- helpers
 
@@ -23,7 +24,7 @@ def model_files(store_path: Path, name: str | None = None) -> list[Path]:
 
 
 def version_rows(mr, name: str) -> list[int]:
-    with mr._fs._store.connect() as con:
+    with Store().connect() as con:  # the test's store: FTI_STORE
         return [row[0] for row in con.execute("SELECT version FROM fti_models WHERE name = ? ORDER BY version",
                                               [name]).fetchall()]
 
@@ -243,7 +244,7 @@ def test_save_a_directory_and_a_single_file(mr, tmp_path):
     assert loaded_file.name == "model.onnx" and loaded_file.read_bytes() == b"\x08\x01onnx-bytes"
     assert Path(mr.get_model("single").download()).is_dir()
     assert saved_dir.version == saved_file.version == 1
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ModelSaveError, match="does_not_exist"):
         mr.python.create_model("ghost").save(tmp_path / "does_not_exist")
     assert version_rows(mr, "ghost") == []
 
@@ -372,7 +373,7 @@ def test_an_object_that_cannot_be_saved_leaves_nothing_behind(mr, store_path):
     save_plain(mr, "titanic", {"accuracy": 0.5})
     before = [p for p in model_files(store_path) if p.is_file()]
     unpicklable = {"f": lambda x: x}
-    with pytest.raises(Exception):
+    with pytest.raises(ModelSaveError, match="model 'titanic'.*cannot be pickled"):
         mr.create_model("titanic", metrics={"accuracy": 0.9}).save(unpicklable)
     assert version_rows(mr, "titanic") == [1]
     after = model_files(store_path)

@@ -53,7 +53,8 @@ PASSING_SUITE = {
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "passenger_id"}},
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "passenger_id", "min_value": 1}},
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 6, "max_value": 6}},
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "embarked", "value_set": ["S", "C", "Q", "X"]}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": "embarked", "value_set": ["S", "C", "Q", "X"]}},
     ],
 }
 
@@ -68,7 +69,8 @@ def passengers() -> pd.DataFrame:
             "embarked": ["S", "C", "Q", "X", None, "X"],
             "fare": [7.25, 71.28, float("nan"), 8.05, 8.46, 1e6],
             "boarded_at": pd.to_datetime(
-                ["2024-04-10 09:00", "2024-04-10 09:30", "2025-01-02 10:00", None, "2024-04-11 08:00", "2024-04-11 08:15"],
+                ["2024-04-10 09:00", "2024-04-10 09:30", "2025-01-02 10:00", None, "2024-04-11 08:00",
+                 "2024-04-11 08:15"],
                 utc=True,
             ).as_unit("us"),
         }
@@ -212,7 +214,8 @@ def test_capfd_would_see_gx_progress_bars_if_they_were_on(capfd, gx):
 def test_importing_the_module_does_not_import_great_expectations():
     shared = str(Path(fti.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [shared, os.environ.get("PYTHONPATH")]))}
-    code = "import sys, fti.store.validation; print(sorted(m for m in sys.modules if m.startswith('great_expectations')))"
+    code = ("import sys, fti.store.validation; "
+            "print(sorted(m for m in sys.modules if m.startswith('great_expectations')))")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
     assert done.stderr == ""
@@ -395,7 +398,8 @@ def test_ids_of_a_saved_suite_are_stripped_and_user_context_kept(gx):
         data = suite_to_dict(saved)
         assert "id" not in keys_anywhere(data)
         assert data == suite_to_dict(
-            {"name": "passengers", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "name"}}]}
+            {"name": "passengers",
+             "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "name"}}]}
         )
         outcome = validate(passengers(), saved, name="passengers_v1")
         assert [f["column"] for f in outcome.failures] == ["name"]
@@ -439,7 +443,7 @@ def test_validate_leaves_warning_filters_and_logging_alone():
     assert warnings.filters == filters_before
     assert (gx_logger.level, gx_logger.propagate, list(gx_logger.handlers)) == logger_state
     with pytest.warns(UserWarning, match="still shown"):
-        warnings.warn("still shown", UserWarning)
+        warnings.warn("still shown", UserWarning, stacklevel=1)
 
 
 def test_no_log_records_reach_the_root_logger(caplog):
@@ -461,7 +465,7 @@ def test_gx_log_records_inside_a_run_are_swallowed(caplog, capfd):
             warnings.simplefilter("always")  # what the user sees if `_quiet` lets it through
             with validation._quiet():
                 child.warning("would reach stderr through logging's last-resort handler")
-                warnings.warn("would be printed by the default warning filters", UserWarning)
+                warnings.warn("would be printed by the default warning filters", UserWarning, stacklevel=1)
         assert shown == []
         assert caplog.records == []
         assert capfd.readouterr() == ("", "")

@@ -1,4 +1,8 @@
-"""Exercises: generated student copies, restored checks, and batch grading of good and bad submissions."""
+"""Exercises: generated student copies, restored checks, and batch grading of good and bad submissions.
+
+Grading executes notebooks through the run layer (`fti.run.executors`); those
+tests are marked slow (``pytest -m "not slow"`` leaves them out).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import shutil
 import nbformat
 import pytest
 
-from fti.teach import exercises
-from fti.run.executors import LocalExecutor
+from fti.exceptions import ExerciseError
 from fti.paths import REPO_ROOT
+from fti.run.executors import LocalExecutor
+from fti.teach import exercises
 
 MASTERS = exercises.masters()
 
@@ -68,8 +73,20 @@ def test_grading_restores_edited_and_deleted_checks():
 
 def test_unbalanced_markers_are_refused():
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1")])
-    with pytest.raises(exercises.ExerciseError, match="never closed"):
+    with pytest.raises(ExerciseError, match="never closed"):
         exercises.student_version(notebook, "broken.ipynb")
+
+
+def test_bad_submission_folders_are_exercise_errors(tmp_path):
+    with pytest.raises(ExerciseError, match="the submissions folder .*missing does not exist"):
+        exercises.grade(tmp_path / "missing", tmp_path / "out", progress=False)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ExerciseError, match="is not a folder"):
+        exercises.find_submissions(tmp_path / "file", [])
+    (tmp_path / "subs" / "alice").mkdir(parents=True)
+    (tmp_path / "subs" / "alice" / "homework.ipynb").write_text("{}")
+    with pytest.raises(ExerciseError, match="homework.ipynb matches no exercise"):
+        exercises.find_submissions(tmp_path / "subs", ["01_feature_pipeline"])
 
 
 def _submit(folder, student, master, edit=None):
@@ -115,6 +132,7 @@ def graded(tmp_path_factory):
     return root, {(g.student, g.exercise): g for g in grades}
 
 
+@pytest.mark.slow
 def test_masters_score_full_marks(graded):
     _, grades = graded
     for master in MASTERS:
@@ -123,6 +141,7 @@ def test_masters_score_full_marks(graded):
         assert grade.points == grade.max_points > 0, grade.failed_checks
 
 
+@pytest.mark.slow
 def test_untouched_student_copies_score_zero_without_crashing(graded):
     _, grades = graded
     for master in MASTERS:
@@ -132,6 +151,7 @@ def test_untouched_student_copies_score_zero_without_crashing(graded):
         assert len(grade.failed_checks) == len(exercises.checks_of(nbformat.read(master, as_version=4)))
 
 
+@pytest.mark.slow
 def test_a_submission_cleaning_its_folder_keeps_its_score_and_cannot_reach_the_project(graded):
     root, grades = graded
     grade = grades[("vandal", "04_monitoring_drift_check")]
@@ -140,6 +160,7 @@ def test_a_submission_cleaning_its_folder_keeps_its_score_and_cannot_reach_the_p
     assert list(root.rglob("HACKED.txt")), "the relative write should have landed inside the grading folder"
 
 
+@pytest.mark.slow
 def test_megabytes_of_output_are_cut_and_still_scored(graded):
     root, grades = graded
     grade = grades[("chatty", "04_monitoring_drift_check")]
@@ -148,6 +169,7 @@ def test_megabytes_of_output_are_cut_and_still_scored(graded):
     assert (root / "out" / grade.notebook).stat().st_size < exercises.MAX_NOTEBOOK_BYTES
 
 
+@pytest.mark.slow
 def test_reports_list_every_submission(graded):
     root, grades = graded
     with (root / "out" / "grades.csv").open() as handle:
@@ -158,6 +180,7 @@ def test_reports_list_every_submission(graded):
     assert "teacher" in page and "untouched" in page
 
 
+@pytest.mark.slow
 def test_an_infinite_loop_times_out(tmp_path):
     monitoring = next(path for path in MASTERS if "monitoring" in path.name)
 

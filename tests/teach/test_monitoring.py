@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from systems import titanic
 from fti.teach.monitoring import drift_table, hindcast, population_stability_index, verdict
+from systems import titanic
 
 # --------------------------------------------------------------------------- population stability index
 

@@ -24,20 +24,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fti.exceptions import FTIError
+from fti.exceptions import BatchError
+from fti.paths import RUNS_DIR
 from fti.run.execute import ExecutionRequest, ExecutionResult
 from fti.run.executors import Executor
-from fti.paths import RUNS_DIR
 from fti.store.storage import STORE_VARIABLE
+
+__all__ = [
+    "BATCH_DIR", "BatchError", "BatchReport", "DEFAULT_TIMEOUT", "find_notebooks", "grid_points", "parse_assignment",
+    "parse_assignments", "parse_value", "plan_batch", "run_batch", "write_csv", "write_html",
+]
 
 DEFAULT_TIMEOUT = 600.0
 BATCH_DIR = RUNS_DIR / "batch"
 # Marks requests whose store the batch creates (and deletes) itself.
 _TEMPORARY_STORE = "<temporary>"
-
-
-class BatchError(FTIError, ValueError):
-    """A batch request is malformed: no notebooks, a missing file, a bad parameter or grid."""
 
 
 def find_notebooks(paths: Iterable[str | Path]) -> list[Path]:
@@ -75,7 +76,7 @@ def parse_value(text: str) -> Any:
 
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: a date-like value such as 2026-13-01
         return text
     # Dates stay text: papermill injects them as strings, which is what notebooks expect.
     return text if value is None or isinstance(value, (dt.date, dict)) else value
@@ -100,10 +101,26 @@ def parse_assignment(text: str, many: bool) -> tuple[str, Any]:
     return name, parse_value(value.strip())
 
 
+def parse_assignments(texts: Iterable[str], many: bool) -> dict[str, Any]:
+    """Several ``name=value`` (or ``name=v1,v2``) assignments, as a mapping.
+
+    Raises:
+        BatchError: A malformed assignment (see `parse_assignment`), or one name given twice.
+    """
+    assigned: dict[str, Any] = {}
+    for text in texts:
+        name, value = parse_assignment(text, many)
+        if name in assigned:
+            option = "--grid" if many else "--param"
+            raise BatchError(f"{text!r}: {name} is given twice with {option}; give each name once")
+        assigned[name] = value
+    return assigned
+
+
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the grid's values (the first name varies slowest); ``[{}]`` for no grid."""
     names = list(grid)
-    return [dict(zip(names, values)) for values in itertools.product(*(grid[name] for name in names))]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*(grid[name] for name in names))]
 
 
 def _slug(parameters: Mapping[str, Any]) -> str:
@@ -228,8 +245,12 @@ def _with_store(request: ExecutionRequest) -> ExecutionRequest:
 
 def _remove_temporary_store(request: ExecutionRequest) -> None:
     folder = request.env.get(STORE_VARIABLE)
-    if folder and Path(folder).name.startswith("fti-batch-store-") and Path(folder).parent == Path(tempfile.gettempdir()):
-        shutil.rmtree(folder, ignore_errors=True)
+    if not folder:
+        return
+    path = Path(folder)
+    # Only a folder this batch made: a shared store given with --store is never removed.
+    if path.name.startswith("fti-batch-store-") and path.parent == Path(tempfile.gettempdir()):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _CSV_COLUMNS = ["index", "label", "notebook", "parameters", "status", "duration_s", "started_at", "error", "output"]

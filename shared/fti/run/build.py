@@ -1,166 +1,139 @@
-"""Executing the example notebooks so that their committed outputs are reproducible.
+"""Executing the committed notebooks in place, as their system's story says (``make notebooks``).
 
-A reader opening a committed notebook sees real results, and CI (nbval) checks
-that re-running it gives exactly those results. Both need the notebooks to run
-in the same circumstances every time: a fresh store, a fixed clock (``FTI_NOW``)
-per notebook, and the same history before them. A *story* says what that is for
-one example system:
+``python -m fti.run.build [FOLDER | SYSTEM ...]`` plays the story of each notebook folder
+(``notebooks/<system>/story.yml``, see `fti.run.story`) in a fresh temporary
+store: for each committed notebook, in order, it prepares the store (the run log
+and the simulated days the story asks for), executes the notebook with
+`fti.run.execute.execute` on the story's clock, and writes the outputs back into
+the notebook. Without arguments it builds every folder that has a story.
 
-* the committed notebooks, in order, each with its clock;
-* the history simulated before one of them (for the Titanic: four days of
-  the schedule, as ``fti run`` would run them, before the day the notebooks
-  show), so the monitoring notebook has days to judge and runs to list.
-
-``python -m fti.run.build titanic`` (``make notebooks``) executes the
-notebooks in place; ``notebooks/conftest.py`` replays the same story under nbval.
+Nothing here knows a particular system: what to run, when, and after what is in
+the story file. ``notebooks/conftest.py`` replays the same story under nbval.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from fti import clock
-from fti.clock import NOW_VARIABLE
-from fti.run.execute import environment
+import nbformat
+
+from fti.exceptions import FTIError, PipelineFailedError
 from fti.paths import NOTEBOOKS_DIR
-from fti.store.storage import STORE_VARIABLE
+from fti.run.execute import ExecutionRequest, ExecutionResult, execute
+from fti.run.story import Story, find_stories, load_story, notebook_environment, prepare
+from fti.store.storage import Store
+
+# Seconds one committed notebook may take, kernel start included.
+BUILD_TIMEOUT = 600.0
 
 
-@dataclass(frozen=True)
-class Step:
-    """One committed notebook: which one, and the fixed time its clock shows."""
+def execute_in_place(notebook: Path, env: Mapping[str, str | None], timeout: float = BUILD_TIMEOUT) -> ExecutionResult:
+    """Execute a notebook and write its outputs back into it.
 
-    notebook: str
-    now: str
+    The execution writes to a temporary copy (an execution never overwrites its
+    source); then each code cell of the notebook takes that copy's outputs and
+    execution count, and the notebook takes the kernel's ``language_info``.
+    Everything else in the file (cell ids, metadata, sources) stays as it was,
+    so papermill's bookkeeping (parameters, timings) never lands in a committed notebook.
 
+    Args:
+        notebook: The notebook.
+        env: Environment variables for its kernel (e.g. `fti.run.story.notebook_environment`).
+        timeout: Seconds the execution may take.
 
-@dataclass(frozen=True)
-class Story:
-    """How the committed notebooks of one system are executed.
-
-    Attributes:
-        system: The example system (its folder in ``notebooks/`` and its schedule file).
-        committed: The notebooks executed in place, in order.
-        history_before: The committed notebook before which ``history_days`` are simulated.
-        history_days: Days simulated with the system's schedule (``fti run``).
-        recorded: Committed notebooks run before the history, logged as the scheduler would
-            log them (so it does not run a once-only backfill again): ``(notebook, run date)``.
-    """
-
-    system: str
-    committed: tuple[Step, ...]
-    history_before: str
-    history_days: tuple[str, ...]
-    recorded: tuple[tuple[str, str], ...]
-
-    @property
-    def folder(self) -> Path:
-        return NOTEBOOKS_DIR / self.system
-
-    def step_for(self, notebook: str) -> Step:
-        for step in self.committed:
-            if step.notebook == notebook:
-                return step
-        raise KeyError(f"{notebook} is not a committed notebook of the {self.system} story")
-
-
-def _titanic() -> Story:
-    return Story(
-        system="titanic",
-        committed=(
-            Step("01_feature_backfill", "2026-01-01T06:00:00Z"),
-            Step("02_feature_pipeline", "2026-01-05T23:00:00Z"),
-            Step("03_training_pipeline", "2026-01-05T23:05:00Z"),
-            Step("04_batch_inference", "2026-01-05T23:10:00Z"),
-            Step("05_monitoring", "2026-01-05T23:15:00Z"),
-        ),
-        history_before="02_feature_pipeline",
-        history_days=("2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04"),
-        recorded=(("01_feature_backfill", "2026-01-01"),),
-    )
-
-
-STORIES = {"titanic": _titanic}
-
-
-def get_story(system: str) -> Story:
-    """The story of an example system.
+    Returns:
+        The execution's result (its output file is gone by then).
 
     Raises:
-        KeyError: No story for that system.
+        PipelineFailedError: The notebook failed or ran out of time; it is left unchanged.
     """
-    if system not in STORIES:
-        raise KeyError(f"no notebook story for system {system!r}; known: {sorted(STORIES)}")
-    return STORIES[system]()
+    with tempfile.TemporaryDirectory(prefix="fti-build-") as scratch:
+        result = execute(ExecutionRequest(notebook=notebook, output=Path(scratch) / notebook.name, env=env,
+                                          timeout=timeout))
+        if not result.ok:
+            details = f"\n{result.traceback}" if result.traceback else ""
+            raise PipelineFailedError(f"{notebook}: {result.status}: {result.error}{details}", [result])
+        executed = nbformat.read(result.output, as_version=4)
+    source = nbformat.read(notebook, as_version=4)
+    _take_outputs(source, executed)
+    nbformat.write(source, notebook)
+    return result
 
 
-def play_history(story: Story, store: Path, runs_dir: Path) -> None:
-    """Simulate the story's history days with the system's schedule, in ``store``.
-
-    Raises:
-        PipelineFailedError: A notebook of the history failed.
-    """
-    from fti.run import runlog, runner
-    from fti.run.schedule import load_schedule, parse_date
-
-    now = clock.to_utc(story.committed[0].now).to_pydatetime()
-    runlog.record_runs(store, [
-        runlog.RunRecord(system=story.system, notebook=notebook, run_date=parse_date(day), status="ok",
-                         started_at=now, duration_s=0.0, parameters={"run_date": day}, scheduled_at=now)
-        for notebook, day in story.recorded
-    ])
-    summary = runner.run_days(load_schedule(story.system), [parse_date(day) for day in story.history_days],
-                              store=store, runs_dir=runs_dir, progress=False)
-    summary.raise_for_failures()
+def _take_outputs(notebook: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> None:
+    """Copy outputs and execution counts from ``executed`` into the matching code cells of ``notebook``."""
+    by_id = {cell.get("id"): cell for cell in executed.cells if cell.get("id")}
+    for position, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        # Cells are matched by id; notebooks saved before ids existed are matched by position
+        # (no cell is injected: the build passes no parameters).
+        ran = by_id.get(cell.get("id")) if cell.get("id") else executed.cells[position]
+        if ran is None:
+            raise PipelineFailedError(f"cell {cell.get('id')} of the notebook is missing from its executed copy")
+        cell.outputs = ran.outputs
+        cell.execution_count = ran.execution_count
+    for key in ("language_info", "widgets"):
+        if key in executed.metadata:
+            notebook.metadata[key] = executed.metadata[key]
 
 
-def execute_in_place(path: Path, now: str) -> None:
-    """Execute a notebook with the clock at ``now`` and write its outputs back into it."""
-    import nbclient
-    import nbformat
+def build(story: Story, workdir: Path | None = None) -> list[Path]:
+    """Execute a story's committed notebooks in place, in a fresh store.
 
-    notebook = nbformat.read(path, as_version=4)
-    with environment({NOW_VARIABLE: now}):
-        client = nbclient.NotebookClient(
-            notebook, kernel_name="python3", timeout=600, record_timing=False,
-            resources={"metadata": {"path": str(path.parent)}},
-        )
-        client.execute()
-    nbformat.write(notebook, path)
-
-
-def build(system: str) -> list[Path]:
-    """Execute a system's committed notebooks in place, in a fresh temporary store.
+    Args:
+        story: The story (`fti.run.story.load_story`).
+        workdir: An empty or new folder for the story's store (``store/``) and the
+            simulated days' executed notebooks (``runs/``), kept for inspection;
+            default: a temporary folder, deleted afterwards.
 
     Returns:
         The notebooks written.
+
+    Raises:
+        PipelineFailedError: A notebook, or a simulated day before one, failed.
     """
-    story = get_story(system)
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="fti-build-") as scratch:
+            return build(story, Path(scratch))
+    store = Store(workdir / "store")
     written = []
-    with tempfile.TemporaryDirectory(prefix="fti-build-") as scratch:
-        store = Path(scratch) / "store"
-        with environment({STORE_VARIABLE: str(store)}):
-            for step in story.committed:
-                if step.notebook == story.history_before:
-                    print(f"  history: {len(story.history_days)} simulated days before {step.notebook}", flush=True)
-                    play_history(story, store, Path(scratch) / "runs")
-                path = story.folder / f"{step.notebook}.ipynb"
-                print(f"  {path.relative_to(NOTEBOOKS_DIR.parent)}", flush=True)
-                execute_in_place(path, step.now)
-                written.append(path)
+    for step in story.steps:
+        if step.simulate_before is not None:
+            simulation = step.simulate_before
+            print(f"  simulating {simulation.days} day(s) from {simulation.start} before {step.name}", flush=True)
+        prepare(story, step, store, runs_dir=workdir / "runs")
+        print(f"  {_shown(step.notebook)}", flush=True)
+        execute_in_place(step.notebook, notebook_environment(step, store))
+        written.append(step.notebook)
     return written
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Execute an example system's notebooks in place, reproducibly.")
-    parser.add_argument("systems", nargs="*", default=sorted(STORIES), help="systems to build (default: all)")
+def _shown(path: Path) -> Path:
+    return path.relative_to(NOTEBOOKS_DIR.parent) if path.is_relative_to(NOTEBOOKS_DIR.parent) else path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Build the notebook folders (or systems) named on the command line, or every folder with a story.
+
+    A failure ends the process with a message and exit code 1, the notebooks after it unbuilt.
+    """
+    parser = argparse.ArgumentParser(description="Execute the committed notebooks in place, as their story says.")
+    parser.add_argument("folders", nargs="*", metavar="FOLDER",
+                        help="notebook folders with a story.yml, or system names such as titanic "
+                             "(default: every folder in notebooks/ with a story)")
     args = parser.parse_args(argv)
-    for system in args.systems:
-        print(f"building {system} notebooks", flush=True)
-        build(system)
+    folders = [Path(name) if Path(name).exists() else NOTEBOOKS_DIR / name for name in args.folders]
+    try:
+        for folder in folders or find_stories():
+            story = load_story(folder)
+            print(f"building {story.system} notebooks", flush=True)
+            build(story)
+    except FTIError as exc:
+        raise SystemExit(f"fti.run.build: error: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
-"""One notebook execution through papermill, and the record of how it went.
+"""One notebook execution, and the record of how it went: the kit's only way to run a notebook.
 
 `execute` runs one `ExecutionRequest` (notebook, output path, parameters,
-environment variables, working directory, time limit) in a fresh kernel and
-returns an `ExecutionResult`. It never raises because of the notebook: an
-exception in a cell, a cell looping forever, a kernel that dies or a notebook
-printing megabytes all end as a result with a status, a one-line error and the
-failing cell's traceback, with the executed notebook written to the output path.
+environment variables, working directory, time limit) in a fresh kernel with
+papermill and returns an `ExecutionResult`. It never raises because of the
+notebook: an exception in a cell, a cell looping forever, a kernel that dies or
+a notebook printing megabytes all end as a result with a status, a one-line
+error and the failing cell's traceback, with the executed notebook written to
+the output path.
+
+The kernel is given its environment and working directory when it starts (the
+kernel manager passes them to ``KernelManager.start_kernel``): this process's
+environment and working directory are never changed, so nothing leaks from one
+execution into the next or into the caller.
 
 The time limit covers the whole execution, kernel start included, and is
 enforced twice: papermill's per-cell timeout is set to the time left, and if
@@ -33,10 +39,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fti.exceptions import ExecutionRequestError
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -83,7 +91,8 @@ class ExecutionRequest:
         output: Where the executed notebook goes (its folder is created).
         parameters: Values injected after the cell tagged ``parameters``.
         env: Environment variables for the kernel on top of this process's
-            environment; ``None`` as a value removes a variable.
+            environment; ``None`` as a value removes a variable. Only the
+            kernel sees them: this process's environment is not changed.
         cwd: The kernel's working directory; default: the notebook's folder, as
             in Jupyter, so relative paths in a notebook work the same.
         timeout: Seconds the whole execution may take, kernel start included;
@@ -93,6 +102,9 @@ class ExecutionRequest:
         max_output_bytes: Outputs kept in the executed notebook, in all (default:
             `DEFAULT_MAX_OUTPUT_BYTES`); later ones are dropped with a note, so a
             notebook printing in a loop cannot fill memory and disk. Errors are always kept.
+
+    Raises:
+        ExecutionRequestError: The output path is the notebook itself, or the time limit is not positive.
     """
 
     notebook: Path
@@ -111,9 +123,12 @@ class ExecutionRequest:
         if self.cwd is not None:
             object.__setattr__(self, "cwd", Path(self.cwd).expanduser().resolve())
         if self.output == self.notebook:
-            raise ValueError(f"the output path {self.output} is the source notebook; executions never overwrite it")
-        if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+            raise ExecutionRequestError(
+                f"{self.notebook}: the output path is the source notebook; executions never overwrite it")
+        if self.timeout is not None and (isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float))
+                                         or not self.timeout > 0):
+            raise ExecutionRequestError(
+                f"{self.notebook}: timeout must be a positive number of seconds, not {self.timeout!r}")
         if not self.label:
             object.__setattr__(self, "label", self.notebook.stem)
 
@@ -144,10 +159,12 @@ class ExecutionResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the notebook ran to its end without an error."""
         return self.status == STATUS_OK
 
     @property
     def output(self) -> Path:
+        """The executed notebook."""
         return self.request.output
 
 
@@ -164,7 +181,7 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
         process (Ctrl-C) still raises ``KeyboardInterrupt``.
     """
     global _active_watchdog
-    started_at = dt.datetime.now(dt.timezone.utc)
+    started_at = dt.datetime.now(dt.UTC)
     started = time.monotonic()
     deadline = started + request.timeout if request.timeout is not None else None
     watchdog = _KernelWatchdog(deadline)
@@ -175,7 +192,7 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
     status = STATUS_OK
     try:
         request.output.parent.mkdir(parents=True, exist_ok=True)
-        with environment(request.env), watchdog, log:
+        with watchdog, log:
             _active_watchdog = watchdog
             _run_papermill(request, deadline, watchdog)
     except KeyboardInterrupt:
@@ -213,6 +230,24 @@ def kill_active_kernel() -> None:
         watchdog.kill_kernel()
 
 
+def kernel_environment(changes: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment a kernel starts with: this process's, with ``changes`` applied.
+
+    Args:
+        changes: Variables to set; ``None`` as a value removes the variable.
+
+    Returns:
+        A new mapping; ``os.environ`` itself is only read.
+    """
+    env = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    return env
+
+
 def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: _KernelWatchdog) -> None:
     # Imported here, not at the top: listing runs or parsing a schedule needs none of it.
     import papermill
@@ -223,13 +258,17 @@ def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: 
         # nbclient wants whole seconds and treats 0 as "no limit", hence at least 1.
         return max(1, math.ceil(deadline - time.monotonic()))
 
+    kernel_manager_class = _kernel_manager_class(
+        watchdog, env=kernel_environment(request.env), cwd=request.cwd or request.notebook.parent)
     papermill.execute_notebook(
         str(request.notebook),
         str(request.output),
         engine_name=_engine_name(),
         parameters=dict(request.parameters),
         kernel_name=request.kernel_name or _kernel_name(request.notebook),
-        cwd=str(request.cwd or request.notebook.parent),
+        # No ``cwd`` here: papermill would chdir this whole process into it for the execution.
+        # The kernel manager starts the kernel in the working directory instead.
+        cwd=None,
         # Our own progress bars show days and notebooks; papermill's would interleave with them.
         progress_bar=False,
         log_output=False,
@@ -238,7 +277,7 @@ def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: 
         timeout_func=time_left,
         # Per-cell wall-clock stamps would make two runs of the same day differ for no reader's benefit.
         record_timing=False,
-        kernel_manager_class=_kernel_manager_class(watchdog),
+        kernel_manager_class=kernel_manager_class,
         max_output_bytes=request.max_output_bytes or DEFAULT_MAX_OUTPUT_BYTES,
     )
 
@@ -251,48 +290,53 @@ _engine_registered = False
 def _engine_name() -> str:
     """Register (once) and name the papermill engine used for every execution.
 
-    It is papermill's own nbclient engine with two changes: the injected
-    parameters cell gets a fixed id (papermill gives it a random one, the only
-    thing besides timing metadata that would make two executions of the same
-    notebook with the same parameters differ), and outputs are capped at
-    ``max_output_bytes`` (see `_output_capped_client`).
+    It is papermill's own nbclient engine with two changes that papermill's public
+    API cannot make, and this is all that depends on papermill's internals (2.7.0):
+
+    * the injected parameters cell gets a fixed id: papermill gives it a random
+      one, the only thing besides timing metadata that would make two executions
+      of the same notebook with the same parameters differ. Done in
+      ``execute_notebook`` before calling papermill's own; no code copied.
+    * outputs are capped at ``max_output_bytes`` by a client class of our own
+      (`_output_capped_client`, which extends papermill's client and copies
+      none of it). papermill creates its client inside
+      ``execute_managed_notebook`` with no way to choose the class, so that
+      method is the one piece adapted from papermill: see the marked lines.
     """
     global _engine_registered
     if _engine_registered:
         return _ENGINE
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
-    from papermill.utils import merge_kwargs, remove_args
 
     client_class = _output_capped_client()
 
     class FTIEngine(NBClientEngine):
         @classmethod
         def execute_notebook(cls, nb: Any, kernel_name: str, **kwargs: Any) -> Any:
+            # The injected cell exists by now (papermill parameterizes before it calls the engine).
             for cell in nb.cells:
                 if "id" in cell and INJECTED_CELL_ID in cell.get("metadata", {}).get("tags", []):
                     cell["id"] = INJECTED_CELL_ID
             return super().execute_notebook(nb, kernel_name, **kwargs)
 
+        # ---- Adapted from papermill 2.7.0, papermill/engines.py, NBClientEngine.execute_managed_notebook ----
+        # papermill builds its notebook client there and offers no option to choose its class, and
+        # the output cap needs a client of our own (OutputCappedClient). The body below is papermill's
+        # with that one change, reduced to the arguments `_run_papermill` passes: papermill's copy
+        # also renames ``execution_timeout``/``timeout`` (we pass ``timeout_func`` instead) and merges
+        # caller and engine arguments with a warning on conflicts (ours cannot conflict).
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                      stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-                                     execution_timeout: int | None = None, max_output_bytes: int | None = None,
-                                     **kwargs: Any) -> Any:
-            # The same as NBClientEngine.execute_managed_notebook (papermill 2.7) but for the client class.
-            kwargs = remove_args(["input_path"], **kwargs)
-            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
-            final_kwargs = merge_kwargs(
-                safe_kwargs,
-                timeout=execution_timeout if execution_timeout else kwargs.get("timeout"),
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logger,
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-            )
-            return client_class(nb_man, max_output_bytes=max_output_bytes, **final_kwargs).execute()
+                                     input_path: str | None = None, max_output_bytes: int | None = None,
+                                     **client_options: Any) -> Any:
+            return client_class(
+                nb_man, max_output_bytes=max_output_bytes, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
+                stderr_file=stderr_file, **client_options,
+            ).execute()
+        # ---- End of the lines adapted from papermill ----
 
     papermill_engines.register(_ENGINE, FTIEngine)
     _engine_registered = True
@@ -426,30 +470,6 @@ class _CapturedLog(logging.Handler):
         self._logger.propagate = self._propagate
 
 
-@contextlib.contextmanager
-def environment(changes: Mapping[str, str | None]) -> Iterator[None]:
-    """Apply environment changes for the duration of the block (the kernel inherits them at start).
-
-    The kernel is a child of this process and papermill offers no way to give it
-    its own environment, so this process's environment is changed and restored.
-    Executions in one process therefore run one at a time (executors use processes).
-    """
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = str(value)
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class _KernelWatchdog:
     """Watches one execution's kernel: kills it when the deadline is overrun, keeps its own output.
 
@@ -508,19 +528,30 @@ class _KernelWatchdog:
                 os.kill(pid, signal.SIGTERM)
 
 
-def _kernel_manager_class(watchdog: _KernelWatchdog) -> type:
-    """A kernel manager that reports its kernel to `watchdog` and starts the kernel quietly.
+def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd: Path) -> type:
+    """A kernel manager that starts its kernel with ``env`` in ``cwd``, quietly, and reports it to `watchdog`.
 
-    The kernel's own output goes to the watchdog's log file rather than the terminal.
+    ``KernelManager.start_kernel`` takes the kernel's environment and working
+    directory; nbclient calls it with neither (papermill would ``chdir`` this
+    process instead), so this manager supplies them. The kernel's own output goes
+    to the watchdog's log file rather than the terminal.
 
     ipykernel 7 warns at every start that it talks over TCP without encryption.
     The kernel manager can give the kernel CurveZMQ keys instead (when pyzmq has
     CurveZMQ and the kernelspec says it supports it, "auto"), or, where pyzmq has
     no CurveZMQ, talk to it over local IPC sockets; either silences the warning
     for the right reason.
+
+    Args:
+        watchdog: Told the kernel's process id; its log file receives the kernel's own output.
+        env: The kernel's whole environment (see `kernel_environment`).
+        cwd: The kernel's working directory.
     """
     import zmq
     from jupyter_client.manager import AsyncKernelManager
+
+    kernel_env = dict(env)
+    kernel_cwd = str(cwd)
 
     class QuietTrackedKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any):
@@ -531,6 +562,8 @@ def _kernel_manager_class(watchdog: _KernelWatchdog) -> type:
                 self.transport = "ipc"
 
         async def start_kernel(self, **kwargs: Any) -> None:
+            kwargs.setdefault("env", kernel_env)
+            kwargs.setdefault("cwd", kernel_cwd)
             kwargs.setdefault("stdout", watchdog.kernel_log)
             kwargs.setdefault("stderr", subprocess.STDOUT)
             await super().start_kernel(**kwargs)

@@ -30,9 +30,11 @@ import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from fti.exceptions import ExecutionRequestError
 from fti.run.execute import STATUS_FAILED, STATUS_TIMEOUT, ExecutionRequest, ExecutionResult, execute
 
 # How long past its own time limit an execution may take before its worker process is
@@ -55,13 +57,20 @@ class Executor(abc.ABC):
         """
 
     def run(self, requests: Iterable[ExecutionRequest]) -> list[ExecutionResult]:
-        """Execute every request and return the results in the order of the requests."""
+        """Execute every request and return the results in the order of the requests.
+
+        Raises:
+            ExecutionRequestError: Two requests write the same output notebook.
+        """
         requests = list(requests)
         # Results may come back as copies (from another process), so requests are told apart
         # by their output path, which two executions must never share anyway.
-        position = {request.output: index for index, request in enumerate(requests)}
-        if len(position) != len(requests):
-            raise ValueError("two requests write the same output notebook; give each its own output path")
+        position: dict[Path, int] = {}
+        for index, request in enumerate(requests):
+            if request.output in position:
+                raise ExecutionRequestError(
+                    f"{request.output}: two requests write this output notebook; give each its own output path")
+            position[request.output] = index
         results: list[ExecutionResult | None] = [None] * len(requests)
         for result in self.map_unordered(requests):
             results[position[result.request.output]] = result
@@ -71,7 +80,7 @@ class Executor(abc.ABC):
         """Execute one request and return its result."""
         return self.run([request])[0]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: an executor holding nothing need not override it
         """Release workers or connections; the default has none."""
 
     def __enter__(self) -> Executor:
@@ -115,12 +124,15 @@ class LocalExecutor(Executor):
 
     Args:
         workers: How many executions run at once (default: the number of cores).
+
+    Raises:
+        ExecutionRequestError: ``workers`` is not a whole number of at least 1.
     """
 
     def __init__(self, workers: int | None = None):
         self.workers = workers if workers is not None else default_workers()
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, not {self.workers}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ExecutionRequestError(f"workers: expected a whole number of at least 1, not {self.workers!r}")
         # spawn, not fork: a fork would copy this process's threads (progress bars, DuckDB)
         # in whatever state they are in; spawn behaves the same on Linux, macOS and Windows.
         self._context = multiprocessing.get_context("spawn")
@@ -166,7 +178,7 @@ class LocalExecutor(Executor):
             worker.connection.send(request)
         worker.request = request
         worker.started = time.monotonic()
-        worker.started_at = dt.datetime.now(dt.timezone.utc)
+        worker.started_at = dt.datetime.now(dt.UTC)
         worker.kill_at = (worker.started + request.timeout + WORKER_KILL_GRACE_SECONDS
                           if request.timeout is not None else None)
         self._busy.append(worker)

@@ -16,6 +16,9 @@ clock), ``parameters`` (JSON), ``output_path`` (the executed notebook) and
 
 Everything in the log but ``started_at`` and ``duration_s`` is the same when the
 same days are simulated again, like the rest of the store.
+
+`get_runs` is the public entry point and accepts a store path; the functions the
+runner uses take the `Store` it already opened.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 import pandas as pd
 
+from fti.exceptions import ScheduleError, UnknownSystemError
+from fti.run.schedule import known_systems
 from fti.store.storage import Store, fetch_frame, fetch_rows
 
 RUNS_TABLE = "fti_pipeline_runs"
@@ -77,19 +82,15 @@ class RunRecord:
     error: str | None = None
 
 
-def _store(store: Store | str | Path | None) -> Store:
-    return store if isinstance(store, Store) else Store(store)
-
-
 def _ensure_tables(con: Any) -> None:
     con.execute(_DDL)
 
 
-def record_runs(store: Store | str | Path | None, records: list[RunRecord]) -> list[int]:
+def record_runs(store: Store, records: list[RunRecord]) -> list[int]:
     """Append runs to the log in one transaction.
 
     Args:
-        store: The store (default: ``FTI_STORE`` or ``data/store/``).
+        store: The store.
         records: The runs, in the order they happened.
 
     Returns:
@@ -97,7 +98,7 @@ def record_runs(store: Store | str | Path | None, records: list[RunRecord]) -> l
     """
     if not records:
         return []
-    with _store(store).transaction() as con:
+    with store.transaction() as con:
         _ensure_tables(con)
         (last_id,) = fetch_rows(con, f"SELECT COALESCE(MAX(run_id), 0) FROM {RUNS_TABLE}")[0]
         ids = list(range(last_id + 1, last_id + 1 + len(records)))
@@ -105,7 +106,7 @@ def record_runs(store: Store | str | Path | None, records: list[RunRecord]) -> l
             f"INSERT INTO {RUNS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[run_id, r.system, r.notebook, r.run_date, r.status, r.scheduled_at, r.started_at,
               float(r.duration_s), json.dumps(dict(r.parameters), sort_keys=True, default=str),
-              r.output_path, r.error] for run_id, r in zip(ids, records)],
+              r.output_path, r.error] for run_id, r in zip(ids, records, strict=True)],
         )
     return ids
 
@@ -115,22 +116,37 @@ def get_runs(system: str | None = None, store: Store | str | Path | None = None)
 
     Args:
         system: Only this system's runs (default: all).
-        store: The store (default: ``FTI_STORE`` or ``data/store/``).
+        store: The store or its folder (default: ``FTI_STORE`` or ``data/store/``).
 
     Returns:
         One row per execution, with the columns described in this module; empty
         (with those columns) when nothing ran yet.
+
+    Raises:
+        UnknownSystemError: ``system`` has no runs in this store and no schedule
+            (``notebooks/<system>/pipelines.yml``): most likely a typing mistake.
+        ScheduleError: ``system`` is not a name.
     """
+    if system is not None and (not isinstance(system, str) or not system.strip()):
+        raise ScheduleError(f"system: expected a system's name such as 'titanic', found {system!r}")
+    store = store if isinstance(store, Store) else Store(store)
     where, params = ("WHERE system = ?", [system]) if system else ("", [])
-    with _store(store).connect() as con:
+    with store.connect() as con:
         _ensure_tables(con)
         frame = fetch_frame(con, f"SELECT {', '.join(RUN_COLUMNS)} FROM {RUNS_TABLE} {where} ORDER BY run_id", params)
+        if system and frame.empty and system not in known_systems():
+            recorded = [name for (name,) in fetch_rows(con, f"SELECT DISTINCT system FROM {RUNS_TABLE} ORDER BY 1")]
+            raise UnknownSystemError(
+                f"unknown system {system!r}: no runs of it in the store {store.path} and no schedule "
+                f"notebooks/{system}/pipelines.yml; systems with runs here: {', '.join(recorded) or 'none'}; "
+                f"systems with a schedule: {', '.join(known_systems()) or 'none'}"
+            )
     return frame
 
 
-def latest_statuses(store: Store | str | Path | None, system: str) -> dict[tuple[str, dt.date], str]:
+def latest_statuses(store: Store, system: str) -> dict[tuple[str, dt.date], str]:
     """The status of the most recent run of each (notebook, run date) of a system."""
-    with _store(store).connect() as con:
+    with store.connect() as con:
         _ensure_tables(con)
         rows = fetch_rows(
             con,
@@ -141,17 +157,17 @@ def latest_statuses(store: Store | str | Path | None, system: str) -> dict[tuple
     return {(notebook, run_date): status for notebook, run_date, status in rows}
 
 
-def record_request(store: Store | str | Path | None, system: str, first_day: dt.date, last_day: dt.date) -> None:
+def record_request(store: Store, system: str, first_day: dt.date, last_day: dt.date) -> None:
     """Remember the days an `fti run` was asked to cover (for ``--resume``)."""
-    with _store(store).transaction() as con:
+    with store.transaction() as con:
         _ensure_tables(con)
         (last_id,) = fetch_rows(con, f"SELECT COALESCE(MAX(request_id), 0) FROM {REQUESTS_TABLE}")[0]
         con.execute(f"INSERT INTO {REQUESTS_TABLE} VALUES (?, ?, ?, ?)", [last_id + 1, system, first_day, last_day])
 
 
-def last_request(store: Store | str | Path | None, system: str) -> tuple[dt.date, dt.date] | None:
+def last_request(store: Store, system: str) -> tuple[dt.date, dt.date] | None:
     """First and last day of the most recent `fti run` of a system, or ``None`` if it never ran."""
-    with _store(store).connect() as con:
+    with store.connect() as con:
         _ensure_tables(con)
         rows = fetch_rows(
             con,
@@ -161,8 +177,8 @@ def last_request(store: Store | str | Path | None, system: str) -> tuple[dt.date
     return (rows[0][0], rows[0][1]) if rows else None
 
 
-def move_output(store: Store | str | Path | None, old: str | Path, new: str | Path) -> None:
+def move_output(store: Store, old: Path, new: Path) -> None:
     """Point the runs whose executed notebook was at ``old`` to ``new`` (after the file was moved)."""
-    with _store(store).transaction() as con:
+    with store.transaction() as con:
         _ensure_tables(con)
         con.execute(f"UPDATE {RUNS_TABLE} SET output_path = ? WHERE output_path = ?", [str(new), str(old)])

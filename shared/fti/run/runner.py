@@ -17,6 +17,10 @@ Rules:
 * Executed notebooks go to ``runs/SYSTEM/DATE/NAME.ipynb``. An earlier attempt
   at the same path is kept, renamed ``NAME.attempt-K.ipynb`` (and the run log
   follows it).
+
+Every function here takes the `Store` its caller opened (the ``fti`` command
+opens it from ``--store``), and each notebook is told that store through its
+kernel's environment (``FTI_STORE``), with its clock (``FTI_NOW``).
 """
 
 from __future__ import annotations
@@ -28,15 +32,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fti.run import runlog
+from fti.clock import NOW_VARIABLE
 from fti.exceptions import PipelineFailedError, ScheduleError
+from fti.paths import RUNS_DIR
+from fti.run import runlog
 from fti.run.execute import STATUS_OK, STATUS_SKIPPED, ExecutionRequest, ExecutionResult
 from fti.run.executors import Executor, InProcessExecutor
-from fti.paths import RUNS_DIR
 from fti.run.schedule import RUN_DATE_PARAMETER, Pipeline, Schedule
 from fti.store.storage import STORE_VARIABLE, Store
 
-NOW_VARIABLE = "FTI_NOW"
 # Pipelines of a day run "in the evening", after the day's data is in.
 DAY_RUN_TIME = dt.time(23, 0)
 DEFAULT_CATCH_UP_DAYS = 7
@@ -99,10 +103,12 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
+        """Whether every day asked for completed and every notebook run succeeded."""
         return self.stopped_on is None and all(outcome.status == STATUS_OK for outcome in self.outcomes)
 
     @property
     def failures(self) -> list[RunOutcome]:
+        """The runs that failed or timed out (skipped ones are not failures of their own)."""
         return [outcome for outcome in self.outcomes if outcome.status not in (STATUS_OK, STATUS_SKIPPED)]
 
     def raise_for_failures(self) -> None:
@@ -130,7 +136,8 @@ class RunSummary:
             lines.append(f"{name:<28} {runs:>5.0f} {counts[STATUS_OK]:>5.0f} {failed:>7.0f} "
                          f"{counts[STATUS_SKIPPED]:>8.0f} {counts['seconds']:>8.1f}s {mean:>6.1f}s")
         if not self.outcomes:
-            lines.append("(nothing to run: every due notebook of these days already succeeded; --force runs them again)")
+            lines.append("(nothing to run: every due notebook of these days already succeeded; "
+                         "--force runs them again)")
         done = sum(1 for plan in self.plans if plan.day != self.stopped_on)
         already = sum(1 for plan in self.plans if not plan.to_run)
         first, last = (self.days[0], self.days[-1]) if self.days else (None, None)
@@ -145,7 +152,7 @@ class RunSummary:
 
 def clock_for(day: dt.date, pipeline: Pipeline) -> dt.datetime:
     """The deterministic instant a notebook's clock shows on a day: 23:00 UTC plus one minute per position."""
-    start = dt.datetime.combine(day, DAY_RUN_TIME, tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(day, DAY_RUN_TIME, tzinfo=dt.UTC)
     return start + dt.timedelta(minutes=pipeline.position)
 
 
@@ -200,17 +207,16 @@ def first_incomplete_day(schedule: Schedule, days: Sequence[dt.date],
     return None
 
 
-def run_days(schedule: Schedule, days: Sequence[dt.date], *, store: Store | str | Path | None = None,
-             runs_dir: str | Path = RUNS_DIR, force: bool = False, executor: Executor | None = None,
-             real_clock_days: Iterable[dt.date] = (), progress: bool | None = None,
-             echo: Callable[[str], None] | None = None) -> RunSummary:
+def run_days(schedule: Schedule, days: Sequence[dt.date], *, store: Store, runs_dir: Path = RUNS_DIR,
+             force: bool = False, executor: Executor | None = None, real_clock_days: Iterable[dt.date] = (),
+             progress: bool | None = None, echo: Callable[[str], None] | None = None) -> RunSummary:
     """Run a system's due notebooks for each day and record every run in the store's run log.
 
     Args:
         schedule: The system's schedule (`fti.run.schedule.load_schedule`).
         days: The days to run.
-        store: The store the notebooks use and the run log goes to (default:
-            ``FTI_STORE`` or ``data/store/``). Passed to the notebooks as ``FTI_STORE``.
+        store: The store the notebooks use and the run log goes to; each kernel
+            gets its path as ``FTI_STORE``.
         runs_dir: Executed notebooks go to ``runs_dir/SYSTEM/DATE/``.
         force: Run due notebooks again even if they already succeeded that day.
         executor: What executes notebooks (default: one after another in this process).
@@ -223,7 +229,6 @@ def run_days(schedule: Schedule, days: Sequence[dt.date], *, store: Store | str 
     """
     from tqdm import tqdm
 
-    store = store if isinstance(store, Store) else Store(store)
     runs_root = Path(runs_dir).expanduser().resolve()
     executor = executor or InProcessExecutor()
     history = runlog.latest_statuses(store, schedule.system)
@@ -295,7 +300,7 @@ def _record(store: Store, system: str, outcome: RunOutcome) -> None:
         **planned.pipeline.parameters, RUN_DATE_PARAMETER: planned.day.isoformat()}
     runlog.record_runs(store, [runlog.RunRecord(
         system=system, notebook=planned.pipeline.name, run_date=planned.day, status=outcome.status,
-        started_at=result.started_at if result is not None else dt.datetime.now(dt.timezone.utc),
+        started_at=result.started_at if result is not None else dt.datetime.now(dt.UTC),
         duration_s=outcome.duration, parameters=parameters, scheduled_at=planned.clock,
         output_path=str(result.output) if result is not None else None, error=outcome.error,
     )])
@@ -327,16 +332,17 @@ def _describe(outcome: RunOutcome) -> str:
     return "\n".join(lines)
 
 
-def simulate(schedule: Schedule, days: int, start: dt.date | None = None,
-             store: Store | str | Path | None = None, **options: object) -> RunSummary:
+def simulate(schedule: Schedule, days: int, start: dt.date | None = None, *, store: Store,
+             runs_dir: Path = RUNS_DIR, force: bool = False, executor: Executor | None = None,
+             progress: bool | None = None, echo: Callable[[str], None] | None = None) -> RunSummary:
     """Simulate ``days`` days of operation from ``start`` (default: the schedule's ``start``).
 
     Args:
         schedule: The system's schedule.
         days: How many days.
         start: The first day.
-        store: The store (default: ``FTI_STORE`` or ``data/store/``).
-        **options: Passed to `run_days` (``runs_dir``, ``force``, ``executor``, ``progress``).
+        store: The store.
+        runs_dir, force, executor, progress, echo: As for `run_days`.
 
     Raises:
         ScheduleError: No start given and none in the schedule, or fewer than 1 day.
@@ -344,14 +350,15 @@ def simulate(schedule: Schedule, days: int, start: dt.date | None = None,
     first = start or schedule.start
     if first is None:
         raise ScheduleError(f"{schedule.path}: no start day: give --start YYYY-MM-DD or add 'start:' to the file")
-    store = store if isinstance(store, Store) else Store(store)
     all_days = day_range(first, days)
     runlog.record_request(store, schedule.system, all_days[0], all_days[-1])
-    return run_days(schedule, all_days, store=store, **options)  # type: ignore[arg-type]
+    return run_days(schedule, all_days, store=store, runs_dir=runs_dir, force=force, executor=executor,
+                    progress=progress, echo=echo)
 
 
-def run_date(schedule: Schedule, day: dt.date | None = None, catch_up: int = DEFAULT_CATCH_UP_DAYS,
-             store: Store | str | Path | None = None, **options: object) -> RunSummary:
+def run_date(schedule: Schedule, day: dt.date | None = None, catch_up: int = DEFAULT_CATCH_UP_DAYS, *,
+             store: Store, runs_dir: Path = RUNS_DIR, force: bool = False, executor: Executor | None = None,
+             progress: bool | None = None, echo: Callable[[str], None] | None = None) -> RunSummary:
     """Run what is due on one real date, first catching up days missed since the system last ran.
 
     With ``day=None`` the date is today (UTC) and today's notebooks run on the
@@ -363,14 +370,16 @@ def run_date(schedule: Schedule, day: dt.date | None = None, catch_up: int = DEF
         day: The date (default: today, on the real clock).
         catch_up: Also run up to this many days before ``day`` that have not
             completed, but none before the system's first recorded run (0: only ``day``).
-        store: The store (default: ``FTI_STORE`` or ``data/store/``).
-        **options: Passed to `run_days`.
+        store: The store.
+        runs_dir, force, executor, progress, echo: As for `run_days`.
+
+    Raises:
+        ScheduleError: ``catch_up`` is negative.
     """
     if catch_up < 0:
         raise ScheduleError(f"catch-up: expected 0 or more days, got {catch_up}")
     real_clock = day is None
-    target = day or dt.datetime.now(dt.timezone.utc).date()
-    store = store if isinstance(store, Store) else Store(store)
+    target = day or dt.datetime.now(dt.UTC).date()
     recorded = [run_day for (_, run_day) in runlog.latest_statuses(store, schedule.system)]
     first = target
     if recorded and catch_up:
@@ -378,18 +387,22 @@ def run_date(schedule: Schedule, day: dt.date | None = None, catch_up: int = DEF
         first = min(first, target)
     all_days = day_range(first, (target - first).days + 1)
     runlog.record_request(store, schedule.system, all_days[0], all_days[-1])
-    return run_days(schedule, all_days, store=store, real_clock_days=[target] if real_clock else [],
-                    **options)  # type: ignore[arg-type]
+    return run_days(schedule, all_days, store=store, runs_dir=runs_dir, force=force, executor=executor,
+                    real_clock_days=[target] if real_clock else [], progress=progress, echo=echo)
 
 
-def resume(schedule: Schedule, store: Store | str | Path | None = None,
-           echo: Callable[[str], None] | None = None, **options: object) -> RunSummary:
+def resume(schedule: Schedule, *, store: Store, runs_dir: Path = RUNS_DIR, executor: Executor | None = None,
+           progress: bool | None = None, echo: Callable[[str], None] | None = None) -> RunSummary:
     """Continue the most recent `fti run` of a system from its first day not completed.
+
+    Args:
+        schedule: The system's schedule.
+        store: The store.
+        runs_dir, executor, progress, echo: As for `run_days`.
 
     Raises:
         ScheduleError: The system never ran with this store.
     """
-    store = store if isinstance(store, Store) else Store(store)
     requested = runlog.last_request(store, schedule.system)
     if requested is None:
         raise ScheduleError(f"nothing to resume: no `fti run {schedule.system}` is recorded in the store {store.path}")
@@ -400,8 +413,8 @@ def resume(schedule: Schedule, store: Store | str | Path | None = None,
     say = echo or (lambda message: print(message, file=sys.stderr))
     if start is None:
         say(f"{schedule.system}: every day from {first} to {last} is complete; nothing to resume")
-        runs_root = Path(options.get("runs_dir", RUNS_DIR)).expanduser().resolve()  # type: ignore[arg-type]
+        runs_root = Path(runs_dir).expanduser().resolve()
         return RunSummary(system=schedule.system, days=all_days, runs_dir=runs_root / schedule.system)
     say(f"{schedule.system}: resuming {first}..{last} at {start}")
-    return run_days(schedule, [d for d in all_days if d >= start], store=store, echo=echo,
-                    **options)  # type: ignore[arg-type]
+    return run_days(schedule, [d for d in all_days if d >= start], store=store, runs_dir=runs_dir,
+                    executor=executor, progress=progress, echo=echo)

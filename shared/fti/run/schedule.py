@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fti.exceptions import ScheduleError
+from fti.exceptions import ScheduleError, UnknownSystemError
 from fti.paths import NOTEBOOKS_DIR
 
 SCHEDULE_FILE = "pipelines.yml"
@@ -122,8 +122,8 @@ def _valid_cron(expression: str, where: str) -> str:
 def _cron_fires_on(expression: str | None, day: dt.date) -> bool:
     from croniter import croniter
 
-    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.timezone.utc)
-    end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=dt.UTC)
+    end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)
     return bool(croniter.match_range(expression, start, end))
 
 
@@ -176,7 +176,7 @@ class Schedule:
         Raises:
             ScheduleError: No notebook of that name in the schedule.
         """
-        key = name.removesuffix(".ipynb")
+        key = str(name).removesuffix(".ipynb")
         if key not in self._by_name:
             raise ScheduleError(
                 f"{self.path}: no notebook named {name!r} in this schedule; it has {', '.join(self._by_name)}"
@@ -194,6 +194,13 @@ class Schedule:
         return [p for p in self.pipelines if p.cadence.is_due(day, last_success_before.get(p.name))]
 
 
+def known_systems(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """The systems with a schedule file in ``notebooks_dir`` (``notebooks/<system>/pipelines.yml``), sorted."""
+    if not notebooks_dir.is_dir():
+        return []
+    return sorted(path.parent.name for path in notebooks_dir.glob(f"*/{SCHEDULE_FILE}"))
+
+
 def find_schedule_file(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
     """Where the schedule of ``system`` is.
 
@@ -203,8 +210,11 @@ def find_schedule_file(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) 
         notebooks_dir: Where system names are looked up.
 
     Raises:
-        ScheduleError: Nothing matches; the message lists the known systems.
+        UnknownSystemError: Nothing matches; the message lists the known systems.
+        ScheduleError: ``system`` is neither a name nor a path.
     """
+    if not isinstance(system, (str, Path)) or not str(system).strip():
+        raise ScheduleError(f"system: expected a system's name, folder or schedule file, found {system!r}")
     candidate = Path(system).expanduser()
     if candidate.is_file():
         return candidate.resolve()
@@ -213,9 +223,8 @@ def find_schedule_file(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) 
     by_name = notebooks_dir / str(system) / SCHEDULE_FILE
     if by_name.is_file():
         return by_name.resolve()
-    known = sorted(p.parent.name for p in notebooks_dir.glob(f"*/{SCHEDULE_FILE}")) if notebooks_dir.is_dir() else []
-    listing = ", ".join(known) if known else "none"
-    raise ScheduleError(
+    listing = ", ".join(known_systems(notebooks_dir)) or "none"
+    raise UnknownSystemError(
         f"unknown system {str(system)!r}: there is no {by_name} (nor is it a schedule file or a folder "
         f"with a {SCHEDULE_FILE}); systems with a schedule: {listing}"
     )
@@ -229,20 +238,34 @@ def load_schedule(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Sc
         notebooks_dir: Where system names are looked up.
 
     Raises:
-        ScheduleError: Unknown system, unreadable YAML, unknown or malformed field,
-            missing notebook, or an ``after`` that does not name an earlier notebook.
+        UnknownSystemError: No schedule for that system.
+        ScheduleError: Unreadable file or YAML, unknown or malformed field, missing
+            notebook, or an ``after`` that does not name an earlier notebook.
     """
     path = find_schedule_file(system, notebooks_dir)
     import yaml
 
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScheduleError(f"{path}: cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path}: not valid YAML: {exc}") from None
+        raise ScheduleError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+    except ValueError as exc:
+        # YAML reads 2026-13-01 as a date and the date constructor refuses it.
+        raise ScheduleError(f"{path}: a value is not valid: {exc}") from None
     return parse_schedule(document, path)
 
 
-def parse_schedule(document: object, path: Path) -> Schedule:
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parse error on one line: where it is and what is wrong (PyYAML's own message takes five)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+def parse_schedule(document: object, path: str | Path) -> Schedule:
     """Check a schedule document (already read from YAML) and build the `Schedule`.
 
     Args:
@@ -252,8 +275,10 @@ def parse_schedule(document: object, path: Path) -> Schedule:
     Raises:
         ScheduleError: See `load_schedule`.
     """
+    path = Path(path)
     if not isinstance(document, dict):
-        raise ScheduleError(f"{path}: expected a mapping with a 'pipelines' list at the top, found {type(document).__name__}")
+        raise ScheduleError(
+            f"{path}: expected a mapping with a 'pipelines' list at the top, found {type(document).__name__}")
     _reject_unknown_keys(document, _TOP_LEVEL_KEYS, f"{path}")
     system = document.get("system", path.parent.name)
     if not isinstance(system, str) or not system.strip():

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
 
-from fti.exceptions import ArtifactIntegrityError
+from fti.exceptions import ArtifactIntegrityError, ModelSaveError
 
 XGBOOST_FILE = "model.ubj"
 JOBLIB_FILE = "model.joblib"
@@ -29,15 +31,21 @@ def _xgboost_class(obj: Any) -> str | None:
     return None
 
 
-def write(obj: Any, folder: Path) -> str:
+def write(obj: Any, folder: Path, what: str = "model") -> str:
     """Save ``obj`` into an empty ``folder``; return its framework tag for `read`.
 
     Args:
         obj: An XGBoost model (native format), a path to a file or directory
             (copied as is), or any picklable Python object (joblib).
+        folder: Where to write; must not exist yet.
+        what: The model, for messages (``"model 'titanic'"``).
+
+    Raises:
+        ModelSaveError: ``obj`` is a path to nothing, or an object that cannot be pickled
+            (a lambda, an open file, a lock...).
     """
     folder.mkdir(parents=True, exist_ok=False)
-    if isinstance(obj, (str, Path)):
+    if isinstance(obj, (str, os.PathLike)):
         source = Path(obj)
         if source.is_dir():
             shutil.copytree(source, folder / "files")
@@ -46,14 +54,21 @@ def write(obj: Any, folder: Path) -> str:
             (folder / "files").mkdir()
             shutil.copy2(source, folder / "files" / source.name)
             return "file"
-        raise FileNotFoundError(f"cannot save model: {source} is neither a file nor a directory")
+        raise ModelSaveError(f"cannot save {what}: {source} is neither a file nor a directory")
     xgboost_class = _xgboost_class(obj)
     if xgboost_class is not None:
         obj.save_model(str(folder / XGBOOST_FILE))
         return xgboost_class
     import joblib
 
-    joblib.dump(obj, folder / JOBLIB_FILE)
+    try:
+        joblib.dump(obj, folder / JOBLIB_FILE)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        # What pickle raises for a lambda, a local function, a lock or an open file.
+        raise ModelSaveError(
+            f"cannot save {what}: a {type(obj).__name__} cannot be pickled ({exc}); save the trained model "
+            "object itself, or write it to a file and save that path"
+        ) from None
     return "joblib"
 
 
@@ -72,7 +87,7 @@ def read(folder: Path, framework: str) -> Any:
         import joblib
 
         return joblib.load(folder / JOBLIB_FILE)
-    raise ValueError(f"unknown model framework {framework!r} in {folder}")
+    raise ArtifactIntegrityError(f"the artifact in {folder} has an unknown framework {framework!r}; it is not loaded")
 
 
 def checksum(folder: Path) -> str:

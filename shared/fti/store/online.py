@@ -24,7 +24,9 @@ import pandas as pd
 from fti.names import quote
 from fti.store.schema import BOOLEAN, TIMESTAMP, Columns
 
-_STATE_DDL = "CREATE TABLE IF NOT EXISTS fti_online_state (table_name TEXT PRIMARY KEY, applied_commit INTEGER NOT NULL)"
+_STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS fti_online_state (table_name TEXT PRIMARY KEY, applied_commit INTEGER NOT NULL)"
+)
 
 
 def _to_sqlite(value: object) -> object:
@@ -140,7 +142,7 @@ class OnlineStore:
                 f"PRIMARY KEY ({', '.join(quote(key) for key in primary_key)}))"
             )
             placeholders = ", ".join("?" for _ in names)
-            values = list(zip(*(_column_to_sqlite(rows[name]) for name in names)))
+            values = list(zip(*(_column_to_sqlite(rows[name]) for name in names), strict=True))
             con.executemany(f"INSERT OR REPLACE INTO {quote(table)} ({column_sql}) VALUES ({placeholders})", values)
             con.execute(
                 "INSERT OR REPLACE INTO fti_online_state (table_name, applied_commit) VALUES (?, ?)",
@@ -176,6 +178,6 @@ class OnlineStore:
                 raise
             if row is None:
                 return None
-            return {name: decode(value) for name, decode, value in zip(wanted, decoders, row)}
+            return {name: decode(value) for name, decode, value in zip(wanted, decoders, row, strict=True)}
 
         return lookup

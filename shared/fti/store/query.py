@@ -7,66 +7,72 @@ point-in-time join: the values come from the row with the same key whose event
 time is the latest one *not after* the observation's event time. A feature that
 only became known later never leaks into an earlier observation, and an
 observation with no earlier feature row keeps its place with nulls.
+
+`Query` is a thin handle on a `fti.store.query_engine.QueryPlan`, which holds the
+parts, checks the joins and writes the SQL.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import pandas as pd
 
 from fti.exceptions import QueryError
-from fti.names import check_name, quote
-from fti.store.storage import fetch_frame
-
-if TYPE_CHECKING:
-    from fti.store.feature_group import FeatureGroup
+from fti.store import arguments
+from fti.store.engine import StoreEngine
+from fti.store.query_engine import QueryPlan, time_window
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One feature group in a query."""
+class FeatureGroupHandle(Protocol):
+    """What a query keeps of each feature group: the public `fti.store.feature_group.FeatureGroup`.
 
-    fg: FeatureGroup
-    features: tuple[str, ...]
-    on: tuple[tuple[str, str], ...] = ()  # (column of the result so far, column of this group)
-    prefix: str = ""
+    (That module imports this one, so the class is described here rather than imported.)
+    """
+
+    name: str
+    version: int
+
+    def select(self, features: list[str]) -> Query: ...
 
 
 class Query:
     """A selection of features from one feature group, joined point-in-time with others.
 
     Build one with ``fg.select([...])`` or ``fg.select_all()`` and ``.join(...)``.
+
+    Args:
+        engine: The engine of the store the feature groups live in.
+        plan: The parts and output columns.
+        feature_groups: The feature group handles of the plan's parts, in order.
     """
 
-    def __init__(self, parts: list[_Part]):
-        self._parts = parts
-        self._output = self._resolve_output()
-
-    @classmethod
-    def of(cls, fg: FeatureGroup, features: list[str]) -> Query:
-        known = set(fg.features)
-        unknown = [name for name in features if name not in known]
-        if unknown:
-            raise QueryError(f"{fg.label} has no feature(s) {unknown}; its features are {fg.features}")
-        return cls([_Part(fg, tuple(dict.fromkeys(features)))])
+    def __init__(self, engine: StoreEngine, plan: QueryPlan, feature_groups: Sequence[FeatureGroupHandle]):
+        self._engine = engine
+        self._plan = plan
+        self._feature_groups = tuple(feature_groups)
 
     # -- building --------------------------------------------------------------------------------
 
     @property
-    def left(self) -> FeatureGroup:
-        """The label-side feature group whose rows are the observations."""
-        return self._parts[0].fg
+    def plan(self) -> QueryPlan:
+        """The query as plain data, for the engines (feature views store and serve from it)."""
+        return self._plan
 
     @property
-    def feature_groups(self) -> list[FeatureGroup]:
-        return [part.fg for part in self._parts]
+    def left(self) -> FeatureGroupHandle:
+        """The label-side feature group whose rows are the observations."""
+        return self._feature_groups[0]
+
+    @property
+    def feature_groups(self) -> list[FeatureGroupHandle]:
+        return list(self._feature_groups)
 
     @property
     def columns(self) -> list[str]:
         """Names of the columns `read` returns, in order."""
-        return list(self._output)
+        return self._plan.columns
 
     def join(self, sub_query: Query, on: list[str] | None = None, left_on: list[str] | None = None,
              right_on: list[str] | None = None, join_type: str = "left", prefix: str | None = None) -> Query:
@@ -82,112 +88,62 @@ class Query:
             prefix: Put before the other group's column names, to avoid clashes.
 
         Raises:
-            QueryError: No common key, unknown key columns, mismatched key types, or
-                two output columns with the same name.
+            QueryError: A key list is a single string, no common key, unknown key columns,
+                mismatched key types, or two output columns with the same name.
         """
         if not isinstance(sub_query, Query):
             raise QueryError(f"join expects a query such as fg.select([...]), got {type(sub_query).__name__}")
-        if join_type != "left":
+        if not isinstance(join_type, str) or join_type != "left":
             raise QueryError(f"join_type {join_type!r} is not supported: point-in-time joins keep every observation")
-        if len(sub_query._parts) != 1:
-            raise QueryError("join one feature group at a time: chain q.join(a.select(...)).join(b.select(...))")
-        right = sub_query._parts[0]
-        label = right.fg.label
-        if prefix is not None:
-            prefix = check_name(prefix, "join prefix")
-        if on is not None and (left_on is not None or right_on is not None):
-            raise QueryError(f"joining {label}: give either on=[...] or left_on/right_on, not both")
-        if on is not None:
-            left_keys, right_keys = list(on), list(on)
-        elif left_on is not None or right_on is not None:
-            left_keys, right_keys = list(left_on or []), list(right_on or [])
-            if len(left_keys) != len(right_keys) or not left_keys:
-                raise QueryError(f"joining {label}: left_on and right_on need the same number of columns")
-        else:
-            right_keys = list(right.fg.primary_key)
-            left_keys = right_keys
-            absent = [key for key in left_keys if key not in self._output]
-            if absent:
-                raise QueryError(
-                    f"joining {label}: no common key; it has primary key {right.fg.primary_key} but the "
-                    f"query so far has no column(s) {absent}. Pass on=[...] or left_on/right_on"
-                )
-        if not left_keys:
-            raise QueryError(f"joining {label}: on=[] names no key column")
-        right_types = dict(right.fg.columns)
-        for left_key, right_key in zip(left_keys, right_keys):
-            if left_key not in self._output:
-                raise QueryError(
-                    f"joining {label}: key '{left_key}' is not a column of the query so far {self.columns}"
-                )
-            if right_key not in right_types:
-                raise QueryError(f"joining {label}: key '{right_key}' is not a column of {label}")
-            left_type = self._output[left_key][2]
-            if left_type != right_types[right_key]:
-                raise QueryError(
-                    f"joining {label}: key '{left_key}' is {left_type} on the left but '{right_key}' is "
-                    f"{right_types[right_key]} in {label}"
-                )
-        part = _Part(right.fg, right.features, tuple(zip(left_keys, right_keys)), prefix or "")
-        return Query(self._parts + [part])
-
-    def _resolve_output(self) -> dict[str, tuple[int, str, str]]:
-        """Map each output column to (part index, source column, type), checking for clashes."""
-        output: dict[str, tuple[int, str, str]] = {}
-        for index, part in enumerate(self._parts):
-            types = dict(part.fg.columns)
-            if index == 0:
-                helpers = part.fg.primary_key + ([part.fg.event_time] if part.fg.event_time else [])
-                names = list(dict.fromkeys(helpers + list(part.features)))
-            else:
-                join_keys = {right for _, right in part.on}
-                names = [name for name in part.features if name not in join_keys]
-            for name in names:
-                out = part.prefix + name
-                if out in output:
-                    raise QueryError(
-                        f"column '{out}' of {part.fg.label} clashes with a column already in the query; "
-                        "select fewer features or join with prefix='...'"
-                    )
-                output[out] = (index, name, types[name])
-        return output
+        where = f"joining {sub_query._plan.left.label}"
+        keys = [None if value is None else arguments.names(value, argument, where, "key column", QueryError)
+                for argument, value in (("on", on), ("left_on", left_on), ("right_on", right_on))]
+        plan = self._plan.join(sub_query._plan, *keys, prefix)
+        return Query(self._engine, plan, self._feature_groups + sub_query._feature_groups)
 
     # -- persistence -----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description, stored with feature views."""
-        return {
-            "parts": [
-                {
-                    "feature_group": part.fg.name,
-                    "version": part.fg.version,
-                    "features": list(part.features),
-                    "on": [list(pair) for pair in part.on],
-                    "prefix": part.prefix,
-                }
-                for part in self._parts
-            ]
-        }
+        return self._plan.to_dict()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], feature_store: Any) -> Query:
-        parts = []
-        for item in data["parts"]:
-            fg = feature_store.get_feature_group(item["feature_group"], item["version"])
-            parts.append(_Part(fg, tuple(item["features"]), tuple(tuple(pair) for pair in item["on"]), item["prefix"]))
-        return cls(parts)
+        """Rebuild a query from `to_dict`'s description, with the feature groups of ``feature_store``.
+
+        Raises:
+            QueryError: ``data`` is not such a description.
+            FeatureGroupNotFoundError: A feature group it names does not exist.
+        """
+        try:
+            parts = [(item["feature_group"], item["version"], list(item["features"]),
+                      [tuple(pair) for pair in item["on"]], item["prefix"]) for item in data["parts"]]
+        except (KeyError, TypeError) as exc:
+            raise QueryError(f"not a query description (as Query.to_dict makes): {data!r:.200} ({exc!r})") from None
+        if not parts:
+            raise QueryError("a query description needs at least one part")
+        query = None
+        for name, version, features, on, prefix in parts:
+            selected = feature_store.get_feature_group(name, version).select(features)
+            if query is None:
+                query = selected
+            else:
+                # The stored key pairs, given explicitly, rebuild exactly the stored join.
+                query = query.join(selected, left_on=[left for left, _ in on], right_on=[right for _, right in on],
+                                   prefix=prefix or None)
+        return query
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Query) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        joined = " + ".join(f"{part.fg.name} v{part.fg.version}" for part in self._parts)
-        return f"Query({joined}: {len(self._output)} columns)"
+        joined = " + ".join(f"{fg.name} v{fg.version}" for fg in self._plan.feature_groups)
+        return f"Query({joined}: {len(self._plan.output)} columns)"
 
     # -- SQL -------------------------------------------------------------------------------------
 
-    def sql(self, as_of_commit: int | None = None, start_time: pd.Timestamp | None = None,
-            end_time: pd.Timestamp | None = None) -> tuple[str, list[Any]]:
+    def sql(self, as_of_commit: int | None = None, start_time: Any = None,
+            end_time: Any = None) -> tuple[str, list[Any]]:
         """The point-in-time SQL for this query.
 
         Args:
@@ -197,62 +153,14 @@ class Query:
 
         Returns:
             The statement and its parameters.
-        """
-        root = self._parts[0].fg
-        params: list[Any] = []
-        where = []
-        if not root.event_time and (start_time is not None or end_time is not None):
-            raise QueryError(f"{root.label} has no event time, so start_time and end_time cannot select its rows")
-        if root.event_time:
-            if start_time is not None:
-                where.append(f"{quote(root.event_time)} >= ?")
-                params.append(start_time)
-            if end_time is not None:
-                where.append(f"{quote(root.event_time)} < ?")
-                params.append(end_time)
-        observations = root.state_sql(as_of_commit)
-        if where:
-            observations = f"SELECT * FROM ({observations}) WHERE {' AND '.join(where)}"
 
-        # Where each output column comes from, as SQL, so later joins can key on earlier ones.
-        source: dict[str, str] = {}
-        for out, (index, name, _) in self._output.items():
-            if index == 0:
-                source[out] = f"o.{quote(name)}"
-        froms = [f"({observations}) AS o"]
-        for index, part in enumerate(self._parts[1:], start=1):
-            alias = f"j{index}"
-            fg = part.fg
-            keys = " AND ".join(f"{source[left]} = {alias}.{quote(right)}" for left, right in part.on)
-            state = fg.state_sql(as_of_commit)
-            if fg.event_time and root.event_time:
-                froms.append(
-                    f"ASOF LEFT JOIN ({state}) AS {alias} ON {keys} "
-                    f"AND o.{quote(root.event_time)} >= {alias}.{quote(fg.event_time)}"
-                )
-            elif fg.event_time:
-                # No observation time: take each key's newest row.
-                partition = ", ".join(quote(right) for _, right in part.on)
-                latest = (
-                    f"SELECT * FROM ({state}) QUALIFY row_number() OVER "
-                    f"(PARTITION BY {partition} ORDER BY {quote(fg.event_time)} DESC) = 1"
-                )
-                froms.append(f"LEFT JOIN ({latest}) AS {alias} ON {keys}")
-            else:
-                froms.append(f"LEFT JOIN ({state}) AS {alias} ON {keys}")
-            stale = None
-            if fg.ttl is not None and fg.event_time and root.event_time:
-                ttl_us = int(fg.ttl.total_seconds() * 1_000_000)
-                stale = f"epoch_us(o.{quote(root.event_time)}) - epoch_us({alias}.{quote(fg.event_time)}) > {ttl_us}"
-            for out, (part_index, name, _) in self._output.items():
-                if part_index == index:
-                    value = f"{alias}.{quote(name)}"
-                    source[out] = f"CASE WHEN {stale} THEN NULL ELSE {value} END" if stale else value
-        select = ", ".join(f"{source[out]} AS {quote(out)}" for out in self._output)
-        order = ", ".join(
-            f"o.{quote(key)}" for key in root.primary_key + ([root.event_time] if root.event_time else [])
-        )
-        return f"SELECT {select} FROM {' '.join(froms)} ORDER BY {order}", params
+        Raises:
+            TimeTravelError: ``as_of_commit`` is not a commit id (a whole number).
+            InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
+        """
+        where = repr(self)
+        commit = arguments.commit_id(as_of_commit, "as_of_commit", where)
+        return self._plan.sql(commit, *time_window(start_time, end_time, where))
 
     def read(self, as_of: Any = None, start_time: Any = None, end_time: Any = None) -> pd.DataFrame:
         """Run the query: one row per observation, ordered by the label side's key and event time.
@@ -261,9 +169,11 @@ class Query:
             as_of: A commit id or datetime to read every feature group as it was then.
             start_time: Keep observations at or after this time (inclusive).
             end_time: Keep observations before this time (exclusive).
+
+        Raises:
+            TimeTravelError: ``as_of`` is not a commit id or time, or is before the label
+                side's first commit.
+            InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
+            QueryError: ``start_time`` is after ``end_time``.
         """
-        fs = self.left._fs
-        with fs._store.connect() as con:
-            commit = fs._resolve_as_of(con, as_of, self.left)
-            sql, params = self.sql(commit, *fs._time_window(start_time, end_time))
-            return fetch_frame(con, sql, params)
+        return self._engine.queries.read(self._plan, as_of, start_time, end_time, repr(self))

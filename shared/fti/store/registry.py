@@ -5,27 +5,28 @@ named model, with its metrics and a pointer to the feature view and training
 dataset (and so the exact commit) it was trained on. Inference pipelines do not
 ask for "the latest" model but for an alias such as ``production``; moving the
 alias to another version is a push-button upgrade, and moving it back a rollback.
+
+`ModelRegistry` and `Model` are thin: they check arguments and delegate to
+`fti.store.model_engine`, which keeps the rows and the artifacts.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import uuid
+import dataclasses
+import math
+import numbers
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from fti import clock
-from fti.store import artifacts
-from fti.exceptions import ModelNotFoundError
-from fti.names import check_name, check_version
-from fti.store.storage import fetch_frame, fetch_record, fetch_rows
-
-if TYPE_CHECKING:
-    from fti.store.feature_store import FeatureStore
-    from fti.store.feature_view import FeatureView
+from fti.exceptions import ModelNotFoundError, ParameterError, ParameterTypeError
+from fti.names import check_name
+from fti.store import arguments
+from fti.store.engine import StoreEngine
+from fti.store.feature_store import FeatureStore
+from fti.store.feature_view import FeatureView
+from fti.store.model_engine import ModelRecord
 
 
 def _json_ready(value: Any) -> Any:
@@ -41,25 +42,45 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-class Model:
-    """One model version: metrics, lineage and the artifact. Created by `ModelRegistry.create_model`."""
+def _metric(name: str, value: Any, where: str) -> float | int | None:
+    """A metric value as a plain number (NaN, e.g. an undefined ROC AUC, is kept as missing).
 
-    def __init__(self, registry: ModelRegistry, record: dict[str, Any]):
+    Raises:
+        ParameterTypeError: The value is not a number (a string, a bool, a list...).
+        ParameterError: The value is infinite.
+    """
+    if value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool)):
+        plain = _json_ready(value)
+        if isinstance(plain, float) and math.isinf(plain):
+            raise ParameterError(f"{where}: metric '{name}' is {plain}, not a finite number")
+        return plain
+    raise ParameterTypeError(f"{where}: metric '{name}' must be a number, got {type(value).__name__} {value!r:.80}")
+
+
+class Model:
+    """One model version: metrics, lineage and the artifact. Created by `ModelRegistry.create_model`.
+
+    Args:
+        registry: The registry it belongs to.
+        record: What the registry knows of it (``version`` None until it is saved).
+    """
+
+    def __init__(self, registry: ModelRegistry, record: ModelRecord):
         self._registry = registry
-        self.name: str = record["name"]
-        self.version: int | None = record.get("version")
-        self.description: str = record.get("description", "")
-        self.metrics: dict[str, Any] = record.get("metrics", {})
-        self.feature_view_name: str | None = record.get("fv_name")
-        self.feature_view_version: int | None = record.get("fv_version")
-        self.training_dataset_version: int | None = record.get("td_version")
-        self.trained_on_commit: int | None = record.get("trained_on_commit")
-        self.input_schema: list[dict[str, str]] | None = record.get("input_schema")
-        self.input_example: list[dict[str, Any]] | None = record.get("input_example")
-        self.framework: str | None = record.get("framework")
-        self.created_at: pd.Timestamp | None = record.get("created_at")
-        self.sha256: str | None = record.get("sha256")
-        self._artifact: str | None = record.get("artifact")
+        self._record = record
+        self.name: str = record.name
+        self.version: int | None = record.version
+        self.description: str = record.description
+        self.metrics: dict[str, Any] = dict(record.metrics)
+        self.feature_view_name: str | None = record.fv_name
+        self.feature_view_version: int | None = record.fv_version
+        self.training_dataset_version: int | None = record.td_version
+        self.trained_on_commit: int | None = record.trained_on_commit
+        self.input_schema: list[dict[str, str]] | None = record.input_schema
+        self.input_example: list[dict[str, Any]] | None = record.input_example
+        self.framework: str | None = record.framework
+        self.created_at: pd.Timestamp | None = record.created_at
+        self.sha256: str | None = record.sha256
 
     def __repr__(self) -> str:
         version = "unsaved" if self.version is None else f"version={self.version}"
@@ -71,7 +92,7 @@ class Model:
 
     @property
     def artifact_path(self) -> Path | None:
-        return None if self._artifact is None else self._registry._fs.path / self._artifact
+        return self._registry._engine.models.artifact_path(self._record)
 
     @property
     def feature_view(self) -> FeatureView | None:
@@ -96,25 +117,48 @@ class Model:
 
         Returns:
             This model, now with ``version``, ``sha256`` and ``created_at`` set.
+
+        Raises:
+            ModelSaveError: ``model`` cannot be pickled, or is a path to nothing.
         """
-        return self._registry._save(self, model)
+        # What a notebook may have changed on this object since create_model is what gets saved.
+        where = f"model '{self.name}'"
+        draft = ModelRecord(
+            name=self.name, description=arguments.text(self.description, "description", where),
+            metrics=_metrics(self.metrics, where), fv_name=self.feature_view_name,
+            fv_version=self.feature_view_version, td_version=self.training_dataset_version,
+            trained_on_commit=self.trained_on_commit, input_schema=self.input_schema,
+            input_example=self.input_example,
+        )
+        self._record = self._registry._engine.models.save(draft, model)
+        self.version, self.framework, self.sha256 = self._record.version, self._record.framework, self._record.sha256
+        self.created_at = self._record.created_at
+        return self
 
     def load(self) -> Any:
         """Return the trained object (or the path of a saved file or folder).
 
         Raises:
+            ModelNotFoundError: The model is not saved yet.
             ArtifactIntegrityError: The artifact changed since it was saved.
         """
-        if self.version is None:
-            raise ModelNotFoundError(f"{self.label} is not saved yet: call model.save(trained_model) first")
-        folder = self.artifact_path
-        artifacts.verify(folder, self.sha256, self.label)
-        return artifacts.read(folder, self.framework)
+        return self._registry._engine.models.load(self._record)
 
     def download(self) -> str:
-        """The artifact folder, checked (Hopsworks returns a local copy; here it is already local)."""
-        artifacts.verify(self.artifact_path, self.sha256, self.label)
-        return str(self.artifact_path)
+        """The artifact folder, checked (Hopsworks returns a local copy; here it is already local).
+
+        Raises:
+            ModelNotFoundError: The model is not saved yet.
+            ArtifactIntegrityError: The artifact changed since it was saved.
+        """
+        return str(self._registry._engine.models.verified_artifact(self._record))
+
+
+def _metrics(metrics: Any, where: str) -> dict[str, Any]:
+    """Checked metrics: ``{valid name: number}``."""
+    given = arguments.mapping(metrics, "metrics", where)
+    return {check_name(str(name), f"{where}: metric"): _metric(str(name), value, where)
+            for name, value in given.items()}
 
 
 class _Flavour:
@@ -125,14 +169,31 @@ class _Flavour:
 
 
 class ModelRegistry:
-    """The model registry of a store. Get one with `fti.get_model_registry()`."""
+    """The model registry of a store. Get one with `fti.get_model_registry()`.
+
+    Args:
+        fs: The feature store whose folder also holds the models (and whose feature
+            views models are trained from).
+
+    Raises:
+        ParameterTypeError: ``fs`` is not a `FeatureStore`.
+    """
 
     def __init__(self, fs: FeatureStore):
+        if not isinstance(fs, FeatureStore):
+            raise ParameterTypeError(
+                f"ModelRegistry needs a FeatureStore (use fti.get_model_registry()), got {type(fs).__name__}"
+            )
         self._fs = fs
+        # Its own engine on the same folder: connections are shared per folder and thread anyway.
+        self._engine = StoreEngine(fs.path)
         self.python = self.sklearn = self.xgboost = self.torch = _Flavour(self)
 
     def __repr__(self) -> str:
         return f"ModelRegistry({str(self._fs.path)!r})"
+
+    def _model(self, record: ModelRecord) -> Model:
+        return Model(self, record)
 
     def create_model(self, name: str, metrics: dict[str, Any] | None = None,
                      feature_view: FeatureView | None = None, input_example: Any = None,
@@ -141,130 +202,86 @@ class ModelRegistry:
 
         Args:
             name: The model's name; versions are numbered within it.
-            metrics: e.g. ``{"accuracy": 0.81}``: used by `get_best_model`.
+            metrics: e.g. ``{"accuracy": 0.81}``: numbers, used by `get_best_model`.
             feature_view: The view it was trained from (lineage: view, training
                 dataset version and the commit it read).
             input_example: A few input rows (DataFrame); their columns and dtypes
                 are kept as the input schema.
             description: Free text.
             training_dataset_version: Defaults to the feature view's last training dataset.
+
+        Raises:
+            InvalidNameError: The name, a metric name or the version is not valid.
+            ParameterTypeError: A metric that is not a number, a ``feature_view`` that is not
+                a FeatureView, an ``input_example`` that is not a table.
+            TrainingDatasetNotFoundError: The feature view has no such training dataset.
         """
         check_name(name, "model")
-        record: dict[str, Any] = {
-            "name": name,
-            "description": description,
-            "metrics": {check_name(str(k), f"model '{name}': metric"): _json_ready(v) for k, v in (metrics or {}).items()},
-        }
+        where = f"model '{name}'"
+        record = ModelRecord(name=name, description=arguments.text(description, "description", where),
+                             metrics=_metrics(metrics, where))
+        td = arguments.optional_version(training_dataset_version, f"{where}: training dataset")
         if feature_view is not None:
-            record["fv_name"] = feature_view.name
-            record["fv_version"] = feature_view.version
-            td = training_dataset_version or feature_view.training_dataset_version
-            if td is not None:
-                td_record = feature_view._training_dataset_record(td)
-                record["td_version"] = int(td)
-                record["trained_on_commit"] = int(td_record["as_of_commit"])
-        if input_example is not None:
-            example = pd.DataFrame(input_example)
-            record["input_schema"] = [{"name": str(c), "dtype": str(t)} for c, t in example.dtypes.items()]
-            record["input_example"] = [
-                {str(k): _json_ready(v) for k, v in row.items()} for row in example.to_dict(orient="records")
-            ]
-        return Model(self, record)
-
-    def _save(self, model: Model, obj: Any) -> Model:
-        root = self._fs._store.models_path / model.name
-        staging = root / f".staging-{uuid.uuid4().hex}"
-        final = None
-        try:
-            # Inside the try: an object that cannot be written must not leave a half-written folder.
-            framework = artifacts.write(obj, staging)
-            digest = artifacts.checksum(staging)
-            created_at = clock.now()
-            with self._fs._store.transaction() as con:
-                version = int(fetch_rows(
-                    con, "SELECT coalesce(max(version), 0) + 1 FROM fti_models WHERE name = ?", [model.name]
-                )[0][0])
-                final = root / str(version)
-                if final.exists():  # left by a process that died before its commit: no row points to it
-                    shutil.rmtree(final)
-                staging.rename(final)
-                relative = final.relative_to(self._fs.path).as_posix()
-                con.execute(
-                    "INSERT INTO fti_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        model.name, version, created_at, model.description,
-                        json.dumps(model.metrics, sort_keys=True), model.feature_view_name,
-                        model.feature_view_version, model.training_dataset_version, model.trained_on_commit,
-                        None if model.input_schema is None else json.dumps(model.input_schema),
-                        None if model.input_example is None else json.dumps(model.input_example),
-                        framework, relative, digest,
-                    ],
+            if not isinstance(feature_view, FeatureView):
+                raise ParameterTypeError(
+                    f"{where}: feature_view must be a FeatureView (fs.get_feature_view(...)), "
+                    f"got {type(feature_view).__name__}"
                 )
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            if final is not None:
-                shutil.rmtree(final, ignore_errors=True)
-            raise
-        model.version, model.framework, model.sha256 = version, framework, digest
-        model.created_at, model._artifact = created_at, relative
-        return model
-
-    def _from_row(self, record: dict[str, Any]) -> Model:
-        for key in ("metrics", "input_schema", "input_example"):
-            if record.get(key) is not None:
-                record[key] = json.loads(record[key])
-        for key in ("fv_version", "td_version", "trained_on_commit"):
-            if record.get(key) is not None and pd.isna(record[key]):
-                record[key] = None
-        return Model(self, record)
-
-    def _query_one(self, sql: str, params: list[Any]) -> dict[str, Any] | None:
-        with self._fs._store.connect() as con:
-            return fetch_record(con, sql, params)
+            td = td or feature_view.training_dataset_version
+            record = dataclasses.replace(record, fv_name=feature_view.name, fv_version=feature_view.version)
+            if td is not None:
+                dataset = self._engine.feature_views.training_dataset(feature_view.name, feature_view.version, td)
+                record = dataclasses.replace(record, td_version=td, trained_on_commit=dataset.as_of_commit)
+        if input_example is not None:
+            try:
+                example = pd.DataFrame(input_example)
+            except (TypeError, ValueError) as exc:
+                raise ParameterTypeError(
+                    f"{where}: input_example must be a few rows, e.g. X_train.head(3), got "
+                    f"{type(input_example).__name__} ({exc})"
+                ) from None
+            record = dataclasses.replace(
+                record,
+                input_schema=[{"name": str(c), "dtype": str(t)} for c, t in example.dtypes.items()],
+                input_example=[{str(k): _json_ready(v) for k, v in row.items()}
+                               for row in example.to_dict(orient="records")],
+            )
+        return self._model(record)
 
     def get_model(self, name: str, version: int | None = None, alias: str | None = None) -> Model:
         """Return a saved model version: ``version``, the one ``alias`` points to, or the latest.
 
         Raises:
+            ParameterError: Both a version and an alias.
+            InvalidNameError: The name, version or alias is not valid.
             ModelNotFoundError: No such model, version or alias.
         """
         check_name(name, "model")
         if version is not None and alias is not None:
-            raise ValueError("give a model version or an alias, not both")
-        if alias is not None:
-            check_name(alias, "model alias")
-            row = self._query_one("SELECT version FROM fti_model_aliases WHERE name = ? AND alias = ?", [name, alias])
-            if row is None:
-                raise ModelNotFoundError(f"model '{name}' has no alias '{alias}' (set one with mr.set_alias)")
-            version = int(row["version"])
-        if version is None:
-            record = self._query_one(
-                "SELECT * FROM fti_models WHERE name = ? ORDER BY version DESC LIMIT 1", [name]
+            raise ParameterError(
+                f"model '{name}': give a version or an alias, not both (got version={version!r}, alias={alias!r})"
             )
-            if record is None:
-                raise ModelNotFoundError(f"there is no model '{name}' in the registry at {self._fs.path}")
-        else:
-            check_version(version, f"model '{name}'")
-            record = self._query_one("SELECT * FROM fti_models WHERE name = ? AND version = ?", [name, int(version)])
-            if record is None:
-                raise ModelNotFoundError(f"model '{name}' has no version {version}")
-        return self._from_row(record)
+        version = arguments.optional_version(version, f"model '{name}'")
+        if alias is not None:
+            version = self._engine.models.alias_version(name, check_name(alias, f"model '{name}': alias"))
+        return self._model(self._engine.models.get(name, version))
 
     def get_models(self, name: str) -> list[Model]:
         """Every version of a model, oldest first."""
         check_name(name, "model")
-        with self._fs._store.connect() as con:
-            frame = fetch_frame(con, "SELECT * FROM fti_models WHERE name = ? ORDER BY version", [name])
-        return [self._from_row(dict(row)) for row in frame.to_dict(orient="records")]
+        return [self._model(record) for record in self._engine.models.versions(name)]
 
     def get_best_model(self, name: str, metric: str, direction: str = "max") -> Model:
         """The version with the highest (``"max"``) or lowest (``"min"``) value of ``metric``; ties: the older.
 
         Raises:
+            ParameterError: ``direction`` is not ``"max"`` or ``"min"``.
             ModelNotFoundError: No version of the model records that metric.
         """
-        if direction not in ("max", "min"):
-            raise ValueError(f"direction must be 'max' or 'min', got {direction!r}")
+        check_name(name, "model")
+        check_name(metric, f"model '{name}': metric")
+        if not isinstance(direction, str) or direction not in ("max", "min"):
+            raise ParameterError(f"model '{name}': direction must be 'max' or 'min', got {direction!r}")
         candidates = [m for m in self.get_models(name) if isinstance(m.metrics.get(metric), (int, float))]
         if not candidates:
             raise ModelNotFoundError(f"no version of model '{name}' records the metric '{metric}'")
@@ -272,23 +289,24 @@ class ModelRegistry:
         return max(candidates, key=lambda m: (sign * m.metrics[metric], -m.version))
 
     def set_alias(self, name: str, alias: str, version: int) -> None:
-        """Point ``alias`` (e.g. ``"production"``) at a version: to promote, or to roll back."""
-        check_name(alias, "model alias")
-        model = self.get_model(name, version)
-        with self._fs._store.transaction() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO fti_model_aliases VALUES (?, ?, ?, ?)",
-                [name, alias, model.version, clock.now()],
-            )
+        """Point ``alias`` (e.g. ``"production"``) at a version: to promote, or to roll back.
+
+        Raises:
+            InvalidNameError: The name, alias or version is not valid.
+            ModelNotFoundError: No such model or version.
+        """
+        check_name(name, "model")
+        check_name(alias, f"model '{name}': alias")
+        version = arguments.version(version, f"model '{name}'")
+        self._engine.models.set_alias(name, alias, version)
 
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove an alias."""
-        check_name(alias, "model alias")
-        with self._fs._store.transaction() as con:
-            con.execute("DELETE FROM fti_model_aliases WHERE name = ? AND alias = ?", [name, alias])
+        check_name(name, "model")
+        check_name(alias, f"model '{name}': alias")
+        self._engine.models.delete_alias(name, alias)
 
     def get_aliases(self, name: str) -> dict[str, int]:
         """``{alias: version}`` for a model."""
-        with self._fs._store.connect() as con:
-            rows = fetch_rows(con, "SELECT alias, version FROM fti_model_aliases WHERE name = ? ORDER BY alias", [name])
-        return {alias: int(version) for alias, version in rows}
+        check_name(name, "model")
+        return self._engine.models.aliases(name)

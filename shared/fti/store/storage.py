@@ -15,11 +15,16 @@ running the next pipeline, so no connection outlives the call that needed it:
 each operation opens the file, works in one transaction, and closes it. When
 another process holds the file, the open is retried with back-off for a bounded
 time (``FTI_LOCK_TIMEOUT`` seconds, 60 by default) before `StoreBusyError`.
+
+This is the bottom of the store: the engines (``feature_group_engine`` and the
+others) run their SQL through `Store.connect` and `Store.transaction`, and the
+run layer keeps its run log here too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -30,7 +35,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from fti.exceptions import StoreBusyError
+from fti.exceptions import ParameterTypeError, StoreBusyError, StoreConfigError
 from fti.paths import DATA_DIR
 
 STORE_VARIABLE = "FTI_STORE"
@@ -138,24 +143,43 @@ def default_store_path() -> Path:
 
 
 def _lock_timeout() -> float:
+    """Seconds to wait for a store another process holds: ``FTI_LOCK_TIMEOUT``, else 60.
+
+    Raises:
+        StoreConfigError: ``FTI_LOCK_TIMEOUT`` is set but is not a number of seconds.
+    """
     raw = os.environ.get(LOCK_TIMEOUT_VARIABLE)
     if not raw:
         return DEFAULT_LOCK_TIMEOUT
     try:
-        return max(0.0, float(raw))
+        seconds = float(raw)
     except ValueError:
-        raise ValueError(f"{LOCK_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds") from None
+        seconds = math.nan
+    if math.isnan(seconds):
+        raise StoreConfigError(
+            f"{LOCK_TIMEOUT_VARIABLE}={raw!r} is not a number of seconds (e.g. {LOCK_TIMEOUT_VARIABLE}=120)"
+        )
+    return max(0.0, seconds)
 
 
 # Threads of one process share DuckDB's database instance, whose optimistic concurrency
 # turns two simultaneous writers into a "write-write conflict"; writers queue here instead.
 _WRITE_LOCKS: dict[Path, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
+# Each thread's open connection (and whether it is inside a transaction), per database file.
+# Kept per file, not per `Store` object, so that a feature store, a model registry and a
+# test holding the file open in one thread share one connection and one transaction.
+_THREAD_STATES: dict[Path, threading.local] = {}
+_GUARD = threading.Lock()
 
 
 def _write_lock(path: Path) -> threading.RLock:
-    with _WRITE_LOCKS_GUARD:
+    with _GUARD:
         return _WRITE_LOCKS.setdefault(path, threading.RLock())
+
+
+def _thread_state(path: Path) -> threading.local:
+    with _GUARD:
+        return _THREAD_STATES.setdefault(path, threading.local())
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
@@ -170,22 +194,34 @@ class Store:
         path: The store directory; created if missing.
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ParameterTypeError(
+                f"store path {path!r} is of type {type(path).__name__}, not a folder path (str or Path)"
+            )
         self.path = Path(path).expanduser().resolve() if path is not None else default_store_path()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreConfigError(
+                f"store path {self.path} is not a folder: it, or a folder above it, is a file"
+            ) from None
+        except OSError as exc:
+            raise StoreConfigError(f"store path {self.path} cannot be created: {exc.strerror or exc}") from None
         self.offline_path = self.path / OFFLINE_FILE
         self.online_path = self.path / ONLINE_FILE
         self.models_path = self.path / MODELS_DIR
         # One open connection per thread at most, shared by nested operations so that
         # a feature view reading three feature groups opens the file once.
-        self._local = threading.local()
+        self._local = _thread_state(self.offline_path)
         self._schema_ready = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + _lock_timeout()
+        timeout = _lock_timeout()
+        deadline = time.monotonic() + timeout
         pause = 0.005
         while True:
             try:
@@ -196,7 +232,7 @@ class Store:
                     if _is_lock_conflict(exc):
                         raise StoreBusyError(
                             f"the store {self.offline_path} stayed locked by another process for more than "
-                            f"{_lock_timeout():g} s (set {LOCK_TIMEOUT_VARIABLE} to wait longer); "
+                            f"{timeout:g} s (set {LOCK_TIMEOUT_VARIABLE} to wait longer); "
                             f"DuckDB said: {exc}"
                         ) from None
                     raise
@@ -268,7 +304,7 @@ def fetch_record(con: duckdb.DuckDBPyConnection, sql: str, params: list | None =
     cursor = con.execute(sql, params or [])
     names = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
-    return dict(zip(names, rows[0])) if rows else None
+    return dict(zip(names, rows[0], strict=True)) if rows else None
 
 
 def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:

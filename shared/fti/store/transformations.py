@@ -15,14 +15,17 @@ than the lookup itself).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from fti.exceptions import QueryError
+from fti.exceptions import TransformationError
 
 
 def _present(series: pd.Series) -> pd.Series:
@@ -118,7 +121,7 @@ class OneHotEncoder(Transformation):
     def transform(self, series: pd.Series, state: dict[str, Any]) -> pd.DataFrame:
         names = self.output_names(str(series.name), state)
         data = {name: (series == category).fillna(False).astype("int64").to_numpy()
-                for name, category in zip(names, state["categories"])}
+                for name, category in zip(names, state["categories"], strict=True)}
         return pd.DataFrame(data, index=series.index)
 
     def transform_value(self, value: Any, state: dict[str, Any]) -> list[Any]:
@@ -243,33 +246,73 @@ def get_transformation_function(name: str, **params: Any) -> Transformation:
     """Return a transformation by name, e.g. ``"min_max_scaler"`` or ``"impute_constant", value=0``.
 
     Raises:
-        QueryError: No transformation has that name.
+        TransformationError: No transformation has that name, or it does not take these parameters.
     """
-    cls = TRANSFORMATIONS.get(name)
+    cls = TRANSFORMATIONS.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise QueryError(f"no transformation function {name!r}; there are {sorted(TRANSFORMATIONS)}")
+        raise TransformationError(f"no transformation function {name!r}; there are {sorted(TRANSFORMATIONS)}")
+    takes = sorted(field.name for field in dataclasses.fields(cls))
+    unknown = sorted(set(params) - set(takes))
+    if unknown:
+        accepted = f"it takes {takes}" if takes else "it takes no parameters"
+        raise TransformationError(f"transformation function {name!r} has no parameter(s) {unknown}; {accepted}")
+    try:
+        json.dumps(params)
+    except (TypeError, ValueError):
+        raise TransformationError(
+            f"transformation function {name!r}: parameters {params!r:.80} must be plain values (numbers, text, "
+            "booleans, None or lists of them): they are stored with the feature view"
+        ) from None
     if "categories" in params:
-        params["categories"] = tuple(params["categories"])
+        categories = params["categories"]
+        if isinstance(categories, (str, bytes)) or not isinstance(categories, Iterable):
+            raise TransformationError(
+                f"transformation function {name!r}: categories must be a list such as ['low', 'high'], "
+                f"got {categories!r}"
+            )
+        params["categories"] = tuple(categories)
     return cls(**params)
 
 
-def parse_spec(spec: Any, column: str) -> list[Transformation]:
-    """Turn ``"standard_scaler"``, a `Transformation`, or a list of them into a list of steps."""
+def parse_spec(spec: Any, column: str, where: str = "") -> list[Transformation]:
+    """Turn ``"standard_scaler"``, a `Transformation`, or a list of them into a list of steps.
+
+    Args:
+        spec: What a feature view definition gives for one column.
+        column: That column.
+        where: The feature view, for messages (``"feature view 'fraud' v1"``).
+
+    Raises:
+        TransformationError: A step is neither a name nor a `Transformation`, the name is
+            unknown, or a one-hot encoder is not the last step.
+    """
+    prefix = f"{where}: " if where else ""
     steps = spec if isinstance(spec, (list, tuple)) else [spec]
     out = []
     for step in steps:
         if isinstance(step, str):
-            out.append(get_transformation_function(step))
+            try:
+                out.append(get_transformation_function(step))
+            except TransformationError as exc:
+                raise TransformationError(f"{prefix}transformation for column '{column}': {exc}") from None
         elif isinstance(step, Transformation):
-            out.append(step)
+            try:
+                # Rebuilt by name and parameters: catches a step made with unstorable parameters.
+                out.append(get_transformation_function(step.name, **step.params()))
+            except TransformationError as exc:
+                raise TransformationError(f"{prefix}transformation for column '{column}': {exc}") from None
         else:
-            raise QueryError(
-                f"transformation for column '{column}' must be a name such as 'standard_scaler' or a "
+            raise TransformationError(
+                f"{prefix}transformation for column '{column}' must be a name such as 'standard_scaler' or a "
                 f"Transformation, got {step!r}"
             )
+    if not out:
+        raise TransformationError(f"{prefix}transformation for column '{column}' is an empty list")
     for earlier in out[:-1]:
         if isinstance(earlier, OneHotEncoder):
-            raise QueryError(f"transformations of column '{column}': one_hot_encoder must be the last step")
+            raise TransformationError(
+                f"{prefix}transformations of column '{column}': one_hot_encoder must be the last step"
+            )
     return out
 
 
@@ -316,7 +359,7 @@ class FittedTransformations:
                 pieces.append(frame[[column]])
                 continue
             current: pd.DataFrame = frame[[column]]
-            for step, step_state in zip(self.steps[column], self.state[column]):
+            for step, step_state in zip(self.steps[column], self.state[column], strict=True):
                 current = step.transform(current.iloc[:, 0], step_state)
             pieces.append(current)
         if not pieces:
@@ -332,7 +375,7 @@ class FittedTransformations:
                 out.append(value)
                 continue
             current = [value]
-            for step, step_state in zip(self.steps[column], self.state[column]):
+            for step, step_state in zip(self.steps[column], self.state[column], strict=True):
                 current = step.transform_value(current[0], step_state)
             out.extend(current)
         return out

@@ -58,11 +58,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fti.exceptions import InvalidSuiteError
+from fti.exceptions import InvalidSuiteError, NotASuiteError, ParameterError, ParameterTypeError
 
 if TYPE_CHECKING:  # only for type checkers: importing GX for real costs seconds
     import pandas
-
     from great_expectations.core import ExpectationSuite
     from great_expectations.data_context import EphemeralDataContext
 
@@ -143,7 +142,7 @@ def suite_to_dict(suite: ExpectationSuite | Mapping[str, Any]) -> dict:
         `suite_from_dict` rebuilds.
 
     Raises:
-        TypeError: ``suite`` is neither an ExpectationSuite nor a mapping.
+        NotASuiteError: ``suite`` is neither an ExpectationSuite nor a mapping (also a ``TypeError``).
         InvalidSuiteError: ``suite`` is a dict that does not describe a valid suite.
     """
     if isinstance(suite, Mapping):
@@ -153,8 +152,8 @@ def suite_to_dict(suite: ExpectationSuite | Mapping[str, Any]) -> dict:
         from great_expectations.core import ExpectationSuite
 
         if not isinstance(suite, ExpectationSuite):
-            raise TypeError(
-                f"expected a great_expectations ExpectationSuite or a dict, got {type(suite).__name__}"
+            raise NotASuiteError(
+                f"expected a great_expectations ExpectationSuite or a dict, got {type(suite).__name__} {suite!r:.80}"
             )
         raw = suite.to_json_dict()
     return _canonical_suite_dict(raw)
@@ -176,12 +175,12 @@ def suite_from_dict(data: Mapping[str, Any]) -> ExpectationSuite:
         A new suite, not attached to any GX data context.
 
     Raises:
-        TypeError: ``data`` is not a mapping.
+        NotASuiteError: ``data`` is not a mapping (also a ``TypeError``).
         InvalidSuiteError: The dict has no name, or an expectation is unknown or has invalid
             arguments.
     """
     if not isinstance(data, Mapping):
-        raise TypeError(f"expected a dict describing an expectation suite, got {type(data).__name__}")
+        raise NotASuiteError(f"expected a dict describing an expectation suite, got {type(data).__name__} {data!r:.80}")
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidSuiteError(f"expectation suite dict has no valid 'name' (got {name!r})")
@@ -242,16 +241,17 @@ def validate(
         deterministic report.
 
     Raises:
-        TypeError: ``df`` is not a pandas DataFrame, or ``suite`` is not a suite or dict.
-        ValueError: ``name`` is empty.
+        ParameterTypeError: ``df`` is not a pandas DataFrame (also a ``TypeError``).
+        NotASuiteError: ``suite`` is not a suite or dict (also a ``TypeError``).
+        ParameterError: ``name`` is empty (also a ``ValueError``).
         InvalidSuiteError: ``suite`` is a dict that does not describe a valid suite.
     """
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"validate() needs a pandas DataFrame, got {type(df).__name__}")
+        raise ParameterTypeError(f"validate() needs a pandas DataFrame, got {type(df).__name__}")
     if not isinstance(name, str) or not name:
-        raise ValueError(f"validate() needs a non-empty name for the data, got {name!r}")
+        raise ParameterError(f"validate() needs a non-empty name for the data, got {name!r}")
 
     # Normalise first: object or dict, hand-written or not, the run always sees the same
     # suite, which is what makes reports of equal suites equal.

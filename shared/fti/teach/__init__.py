@@ -1,10 +1,12 @@
 """The teaching layer: helpers that the example pipelines and the exercises call.
 
 ``evaluation`` (metrics, the promotion gate), ``monitoring`` (hindcast, drift,
-verdict), ``plots`` and ``dashboard`` (figures and static pages), ``exercises``
-and ``grading`` (student copies, checks, grading a class), ``demo`` (a tour of
-the store). Notebooks reach them as ``fti.teach.plots`` and so on; each is
-imported on first use, so ``import fti`` stays quick.
+verdict), ``plots`` and ``dashboard`` (figures and static pages), ``synthetic``
+(date-seeded generators, per-day id blocks and drift switches for the example
+systems' synthetic data), ``exercises`` and ``grading`` (student copies, checks,
+grading a class), ``demo`` (a tour of the store). Notebooks reach them as
+``fti.teach.plots`` and so on; each is imported on first use, so ``import fti``
+stays quick.
 
 It may use the store core and the run layer; it never imports an example system.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {"dashboard", "demo", "evaluation", "exercises", "grading", "monitoring", "plots"}
+_MODULES = {"dashboard", "demo", "evaluation", "exercises", "grading", "monitoring", "plots", "synthetic"}
 
 
 def __getattr__(name: str) -> ModuleType:

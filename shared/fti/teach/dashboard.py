@@ -21,7 +21,8 @@ Section = tuple[str, "pd.DataFrame | Figure | str"]
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #222; }
 h1 { margin-bottom: 0.2rem; } .meta { color: #666; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.9rem; } th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #ddd; }
 th { background: #f4f4f4; text-align: left; } img { max-width: 100%; }
 """
 

@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"   registered {entry.name} v{entry.version} with {metrics}, trained on commit {entry.trained_on_commit}")
     best = mr.get_best_model("demo_fraud", "roc_auc", direction="max")
     mr.set_alias("demo_fraud", "production", best.version)
-    print(f"   'production' now points to v{best.version} (best roc_auc of {len(mr.get_models('demo_fraud'))} versions)")
+    versions = len(mr.get_models("demo_fraud"))
+    print(f"   'production' now points to v{best.version} (best roc_auc of {versions} versions)")
 
     print("\n3. Online inference: the production model scores a new transaction from online features")
     production = mr.get_model("demo_fraud", alias="production")
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     serving_view.init_serving(production.training_dataset_version)
     classifier = production.load()
     vector = serving_view.get_feature_vector({"card_id": 42}, passed_features={"amount": 900.0}, return_type="dict")
-    print(f"   feature vector for card 42: { {k: round(v, 3) if isinstance(v, float) else v for k, v in vector.items()} }")
+    shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in vector.items()}
+    print(f"   feature vector for card 42: {shown}")
     inputs = pd.DataFrame([vector]).drop(columns=["card_id"])
     print(f"   fraud probability of a 900.00 payment: {classifier.predict_proba(inputs)[0, 1]:.3f}")
     started = time.perf_counter()

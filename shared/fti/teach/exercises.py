@@ -11,10 +11,12 @@ An exercise is one notebook in ``exercises/source/`` (the *master*). In it:
   and put back when grading.
 
 `build` writes the student copies to ``exercises/student/`` (never edit those by
-hand; ``fti exercises build`` regenerates them). `grade` executes submissions:
-each gets the master's check cells restored (visible ones as the master has
-them, hidden ones inserted where the master has them), its own working folder
-and store, and a time limit, and its checks are scored.
+hand; ``fti exercises build`` regenerates them). `grade` executes submissions
+through the run layer (`fti.run.execute.ExecutionRequest` handed to an
+`fti.run.executors.Executor`, several at once): each gets the master's check
+cells restored (visible ones as the master has them, hidden ones inserted where
+the master has them), its own working folder and store, and a time limit, and
+its checks are scored.
 
 What a submission's isolation is, and is not: it runs in its own kernel
 process, in a fresh working folder, with its own feature store (``FTI_STORE``),
@@ -38,8 +40,13 @@ from pathlib import Path
 
 import nbformat
 
-from fti.exceptions import FTIError
+from fti.clock import NOW_VARIABLE
+from fti.exceptions import ExerciseError
 from fti.paths import REPO_ROOT
+from fti.run.execute import STATUS_FAILED, ExecutionRequest
+from fti.run.executors import Executor, LocalExecutor
+from fti.store.storage import STORE_VARIABLE
+from fti.teach.grading import RESULTS_VARIABLE
 
 EXERCISES_DIR = REPO_ROOT / "exercises"
 SOURCE_DIR = EXERCISES_DIR / "source"
@@ -51,10 +58,6 @@ HIDDEN_TAG = "hidden-check"
 DEFAULT_TIMEOUT = 180.0
 # An executed submission larger than this printed far too much; its outputs are cut.
 MAX_NOTEBOOK_BYTES = 5_000_000
-
-
-class ExerciseError(FTIError, ValueError):
-    """A master notebook is malformed (unbalanced solution markers, a check without points...)."""
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
@@ -160,7 +163,8 @@ def checks_of(master: nbformat.NotebookNode, name: str = "notebook") -> dict[str
                     title = ast.literal_eval(node.args[0])
                     points = next((ast.literal_eval(k.value) for k in node.keywords if k.arg == "points"), 1)
                 except (IndexError, ValueError) as exc:
-                    raise ExerciseError(f"{name}, cell {cell.get('id')}: check(...) needs a literal name and points") from exc
+                    raise ExerciseError(
+                        f"{name}, cell {cell.get('id')}: check(...) needs a literal name and points") from exc
                 found[title] = int(points)
     return found
 
@@ -206,12 +210,12 @@ def find_submissions(folder: Path, exercises: Iterable[str]) -> list[Submission]
     """Submissions laid out as ``STUDENT/EXERCISE.ipynb`` or ``EXERCISE/STUDENT.ipynb``.
 
     Raises:
-        FileNotFoundError: ``folder`` does not exist.
-        ExerciseError: A notebook matches no exercise.
+        ExerciseError: ``folder`` is not a folder, or a notebook matches no exercise.
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"submissions folder {folder} does not exist")
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ExerciseError(f"the submissions folder {folder} {problem}")
     known = set(exercises)
     found = []
     for path in sorted(folder.glob("*/*.ipynb")):
@@ -277,7 +281,7 @@ def _cut_outputs(path: Path) -> bool:
 
 
 def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, timeout: float = DEFAULT_TIMEOUT,
-          executor=None, progress: bool = True) -> list[Grade]:
+          executor: Executor | None = None, progress: bool = True) -> list[Grade]:
     """Execute and score every submission; write ``grades.csv`` and ``grades.html`` in ``out_dir``.
 
     Args:
@@ -287,10 +291,14 @@ def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, ti
         timeout: Seconds each submission may run.
         executor: An `fti.run.executors.Executor`; default: a `LocalExecutor` with one worker per core.
         progress: Show a progress bar.
-    """
-    from fti.run.execute import ExecutionRequest
-    from fti.run.executors import LocalExecutor
 
+    Returns:
+        One grade per submission, in the order `find_submissions` found them.
+
+    Raises:
+        ExerciseError: The submissions folder does not exist, a submission matches no
+            exercise, or a master's checks are malformed.
+    """
     exercise_masters = {path.stem: nbformat.read(path, as_version=4) for path in masters(source_dir)}
     declared = {name: checks_of(master, name) for name, master in exercise_masters.items()}
     found = find_submissions(Path(submissions), exercise_masters)
@@ -315,8 +323,9 @@ def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, ti
         requests.append(ExecutionRequest(
             notebook=source,
             output=out_dir / "executed" / submission.student / f"{submission.exercise}.ipynb",
-            env={"FTI_STORE": str(work / "store"), "FTI_GRADING_RESULTS": str(results), "HOME": str(work),
-                 "FTI_NOW": None},
+            # The kernel's own store, results file and HOME, and the real clock.
+            env={STORE_VARIABLE: str(work / "store"), RESULTS_VARIABLE: str(results), "HOME": str(work),
+                 NOW_VARIABLE: None},
             cwd=work, timeout=timeout, label=f"{submission.student}/{submission.exercise}",
         ))
     owner = executor is None
@@ -342,9 +351,8 @@ def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, ti
         result = by_label[f"{submission.student}/{submission.exercise}"]
         checks = declared[submission.exercise]
         points, failed = _score(results_files[(submission.student, submission.exercise)], checks)
-        status = result.status if result.status != "ok" else "ok"
-        if result.status == "failed":
-            status = "error"
+        # A submission that raised is graded "error"; "ok" and "timeout" are the execution's own words.
+        status = "error" if result.status == STATUS_FAILED else result.status
         if _cut_outputs(result.output):
             status = f"{status}, output cut"
         grades.append(Grade(submission.student, submission.exercise, points, sum(checks.values()), status, failed,
@@ -360,7 +368,8 @@ def write_reports(grades: list[Grade], out_dir: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["student", "exercise", "points", "max", "status", "failed_checks", "error"])
         for g in grades:
-            writer.writerow([g.student, g.exercise, g.points, g.max_points, g.status, "; ".join(g.failed_checks), g.error])
+            writer.writerow([g.student, g.exercise, g.points, g.max_points, g.status, "; ".join(g.failed_checks),
+                             g.error])
     totals: dict[str, list[int]] = {}
     for g in grades:
         total = totals.setdefault(g.student, [0, 0])

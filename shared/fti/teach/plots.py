@@ -1,12 +1,17 @@
 """The figures the example notebooks and dashboards show.
 
-Figures are built with `matplotlib.figure.Figure` rather than pyplot, so a
-notebook displays each one exactly once (as the cell's value) and a pipeline
-running without a screen needs no backend settings.
+Figures are built without pyplot, so a notebook displays each one exactly once
+(as the cell's value) and a pipeline running without a screen needs no backend
+settings. Jupyter shows a plain matplotlib ``Figure`` only as the text
+``<Figure size ...>`` unless pyplot's inline backend is active, so every figure
+here is a `NotebookFigure`: a ``Figure`` that gives Jupyter its own PNG. The PNG
+carries no timestamp or version metadata, so the same data gives the same bytes
+and committed notebooks stay stable.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,12 +19,28 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
+# Resolution of the PNGs shown in notebooks: sharp on a laptop screen, small in git.
+NOTEBOOK_DPI = 100
+
+
+class NotebookFigure(Figure):
+    """A matplotlib ``Figure`` that Jupyter displays as an image (PNG) without pyplot."""
+
+    def to_png(self, dpi: int = NOTEBOOK_DPI) -> bytes:
+        """The figure as PNG bytes, the same bytes for the same figure (no metadata)."""
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.to_png()
+
 
 def confusion_matrix_figure(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
                             title: str) -> Figure:
     """A 2x2 (or k x k) confusion matrix with counts in the cells."""
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
-    figure = Figure(figsize=(4, 3.5), layout="constrained")
+    figure = NotebookFigure(figsize=(4, 3.5), layout="constrained")
     axes = figure.subplots()
     axes.imshow(matrix, cmap="Blues")
     for (row, column), count in np.ndenumerate(matrix):
@@ -36,7 +57,7 @@ def confusion_matrix_figure(y_true: Sequence[int], y_pred: Sequence[int], labels
 def feature_importance_figure(names: Sequence[str], importances: Sequence[float], title: str) -> Figure:
     """Horizontal bars, most important feature on top."""
     order = np.argsort(importances)
-    figure = Figure(figsize=(5, 0.4 * len(names) + 1), layout="constrained")
+    figure = NotebookFigure(figsize=(5, 0.4 * len(names) + 1), layout="constrained")
     axes = figure.subplots()
     axes.barh(np.asarray(names)[order], np.asarray(importances)[order], color="tab:blue")
     axes.set_xlabel("importance")
@@ -47,7 +68,7 @@ def feature_importance_figure(names: Sequence[str], importances: Sequence[float]
 def metric_over_time_figure(table: pd.DataFrame, x: str, y: str, title: str,
                             threshold: float | None = None) -> Figure:
     """A metric per day, with an optional threshold line."""
-    figure = Figure(figsize=(6, 3), layout="constrained")
+    figure = NotebookFigure(figsize=(6, 3), layout="constrained")
     axes = figure.subplots()
     axes.plot(pd.to_datetime(table[x]), table[y], marker="o")
     if threshold is not None:
@@ -63,7 +84,7 @@ def metric_over_time_figure(table: pd.DataFrame, x: str, y: str, title: str,
 def distribution_figure(reference: pd.Series, current: pd.Series, title: str,
                         labels: tuple[str, str] = ("training", "recent")) -> Figure:
     """Two overlaid normalised histograms (numbers) or bar pairs (categories)."""
-    figure = Figure(figsize=(5, 3), layout="constrained")
+    figure = NotebookFigure(figsize=(5, 3), layout="constrained")
     axes = figure.subplots()
     if pd.api.types.is_numeric_dtype(reference.dtype) and reference.nunique() > 12:
         edges = np.histogram_bin_edges(pd.concat([reference, current]).dropna(), bins=20)
@@ -83,7 +104,7 @@ def distribution_figure(reference: pd.Series, current: pd.Series, title: str,
 
 def probability_histogram_figure(scores: Sequence[float], title: str) -> Figure:
     """Histogram of predicted probabilities."""
-    figure = Figure(figsize=(5, 3), layout="constrained")
+    figure = NotebookFigure(figsize=(5, 3), layout="constrained")
     axes = figure.subplots()
     axes.hist(np.asarray(scores, dtype=float), bins=np.linspace(0, 1, 11), color="tab:green", edgecolor="white")
     axes.set_xlabel("predicted probability")

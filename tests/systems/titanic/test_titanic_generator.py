@@ -347,7 +347,7 @@ def test_survival_model_is_fitted_on_real_outcome(generator: PassengerGenerator,
     assert p.mean() == pytest.approx(real["survived"].mean(), abs=0.005)  # logistic regression is calibrated in-sample
     accuracy = ((p > 0.5) == (real["survived"] == 1)).mean()
     assert accuracy > 0.78
-    coef = dict(zip(generator.survival_features, generator.survival_model.coef_[0]))
+    coef = dict(zip(generator.survival_features, generator.survival_model.coef_[0], strict=True))
     assert coef["female"] > 0 and coef["class_3"] < 0
 
 

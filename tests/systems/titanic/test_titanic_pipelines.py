@@ -1,22 +1,28 @@
-"""The Titanic system end to end: the five notebooks, run with plain papermill over simulated days.
+"""The Titanic system end to end: the five notebooks, run through the run layer over simulated days.
 
 Backfill, training once, then the feature pipeline and batch inference for each
 day (with drift switched on for the last days), and monitoring at the end. The
-store must then hold exactly what those runs wrote.
+store must then hold exactly what those runs wrote. Each notebook is executed
+the way the kit executes every notebook (`fti.run.execute.execute`), its store
+and clock given to its kernel. Every test here is slow: the run takes a minute.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pandas as pd
-import papermill
 import pytest
 
 import fti
-from fti.run.execute import environment
+from fti.clock import NOW_VARIABLE
 from fti.paths import NOTEBOOKS_DIR
+from fti.run.execute import ExecutionRequest, execute
+from fti.store.storage import STORE_VARIABLE
+
+pytestmark = pytest.mark.slow
 
 FOLDER = NOTEBOOKS_DIR / "titanic"
 DAYS = ["2026-02-01", "2026-02-02", "2026-02-03", "2026-02-04"]
@@ -24,13 +30,14 @@ PER_DAY = 30
 DRIFT_FROM = "2026-02-03"
 
 
-def run(name: str, out_dir, now: str, **parameters) -> nbformat.NotebookNode:
+def run(name: str, out_dir: Path, store: Path, now: str, **parameters: object) -> nbformat.NotebookNode:
+    """Execute one notebook with the store and clock given to its kernel, and return the executed notebook."""
     target = out_dir / f"{len(list(out_dir.iterdir())):02d}_{name}.ipynb"
-    with environment({"FTI_NOW": now}):
-        papermill.execute_notebook(
-            str(FOLDER / f"{name}.ipynb"), str(target), parameters=parameters,
-            kernel_name="python3", progress_bar=False, cwd=str(FOLDER),
-        )
+    result = execute(ExecutionRequest(
+        notebook=FOLDER / f"{name}.ipynb", output=target, parameters=parameters,
+        env={STORE_VARIABLE: str(store), NOW_VARIABLE: now}, timeout=600,
+    ))
+    assert result.ok, f"{name}: {result.error}\n{result.traceback or ''}"
     return nbformat.read(target, as_version=4)
 
 
@@ -46,14 +53,13 @@ def simulation(tmp_path_factory):
     root = tmp_path_factory.mktemp("titanic")
     store, runs, dashboards = root / "store", root / "runs", root / "dashboards"
     runs.mkdir()
-    with environment({"FTI_STORE": str(store)}):
-        run("01_feature_backfill", runs, f"{DAYS[0]}T06:00:00Z", run_date=DAYS[0])
-        run("03_training_pipeline", runs, f"{DAYS[0]}T06:30:00Z", run_date=DAYS[0])
-        for day in DAYS:
-            run("02_feature_pipeline", runs, f"{day}T23:00:00Z", run_date=day, passengers_per_day=PER_DAY,
-                drift_start=DRIFT_FROM, drift_age_shift=25.0)
-            run("04_batch_inference", runs, f"{day}T23:10:00Z", run_date=day, dashboard_dir=str(dashboards))
-        monitoring = run("05_monitoring", runs, f"{DAYS[-1]}T23:20:00Z", run_date=DAYS[-1], window_days=2)
+    run("01_feature_backfill", runs, store, f"{DAYS[0]}T06:00:00Z", run_date=DAYS[0])
+    run("03_training_pipeline", runs, store, f"{DAYS[0]}T06:30:00Z", run_date=DAYS[0])
+    for day in DAYS:
+        run("02_feature_pipeline", runs, store, f"{day}T23:00:00Z", run_date=day, passengers_per_day=PER_DAY,
+            drift_start=DRIFT_FROM, drift_age_shift=25.0)
+        run("04_batch_inference", runs, store, f"{day}T23:10:00Z", run_date=day, dashboard_dir=str(dashboards))
+    monitoring = run("05_monitoring", runs, store, f"{DAYS[-1]}T23:20:00Z", run_date=DAYS[-1], window_days=2)
     return {"store": store, "dashboards": dashboards, "monitoring": monitoring}
 
 

@@ -1,0 +1,223 @@
+"""The model engine: model versions, aliases and artifacts of one store.
+
+It does the work behind `fti.store.registry.ModelRegistry` and `Model`, on plain
+data: a `ModelRecord` describes one model version (its metrics, its lineage, where
+its artifact is and the artifact's SHA-256). Saving writes the artifact to a
+staging folder first and renames it into place in the same transaction that adds
+the version's row, so a failed save leaves neither a row nor a folder behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fti.exceptions import ModelNotFoundError
+from fti.store import arguments, artifacts
+from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One model version, or a model described but not saved yet (``version`` None).
+
+    Attributes:
+        name: The model's name.
+        description: Free text.
+        metrics: ``{metric: value}``, JSON-ready.
+        fv_name: The feature view it was trained from, or None.
+        fv_version: That view's version.
+        td_version: The training dataset version it was trained on.
+        trained_on_commit: The commit that training dataset read.
+        input_schema: ``[{"name": ..., "dtype": ...}, ...]`` of the input example.
+        input_example: A few input rows as records.
+        version: The version number once saved.
+        created_at: When it was saved.
+        framework: How the artifact was written (see `fti.store.artifacts`).
+        artifact: The artifact folder, relative to the store.
+        sha256: The artifact's checksum.
+    """
+
+    name: str
+    description: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict, hash=False)
+    fv_name: str | None = None
+    fv_version: int | None = None
+    td_version: int | None = None
+    trained_on_commit: int | None = None
+    input_schema: list[dict[str, str]] | None = field(default=None, hash=False)
+    input_example: list[dict[str, Any]] | None = field(default=None, hash=False)
+    version: int | None = None
+    created_at: pd.Timestamp | None = None
+    framework: str | None = None
+    artifact: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ModelRecord:
+        """Build it from a row of ``fti_models``."""
+        def optional_int(key: str) -> int | None:
+            value = row.get(key)
+            return None if value is None or pd.isna(value) else int(value)
+
+        def optional_json(key: str) -> Any:
+            value = row.get(key)
+            return None if value is None else json.loads(value)
+
+        return cls(
+            name=row["name"], description=row["description"], metrics=json.loads(row["metrics"]),
+            fv_name=row["fv_name"], fv_version=optional_int("fv_version"), td_version=optional_int("td_version"),
+            trained_on_commit=optional_int("trained_on_commit"), input_schema=optional_json("input_schema"),
+            input_example=optional_json("input_example"), version=int(row["version"]),
+            created_at=row["created_at"], framework=row["framework"], artifact=row["artifact"], sha256=row["sha256"],
+        )
+
+    @property
+    def label(self) -> str:
+        """How messages name it: ``model 'titanic' v3`` (or ``model 'titanic'`` before it is saved)."""
+        return f"model '{self.name}'" + ("" if self.version is None else f" v{self.version}")
+
+
+class ModelEngine:
+    """Reads and writes the model registry of one store.
+
+    Args:
+        storage: The store's folder and offline database.
+    """
+
+    def __init__(self, storage: Store):
+        self._storage = storage
+
+    @property
+    def path(self) -> Path:
+        """The store folder."""
+        return self._storage.path
+
+    def save(self, draft: ModelRecord, obj: Any) -> ModelRecord:
+        """Store ``obj`` as the next version of ``draft.name``; return the saved record.
+
+        Raises:
+            ModelSaveError: ``obj`` cannot be written (see `fti.store.artifacts.write`).
+        """
+        root = self._storage.models_path / draft.name
+        staging = root / f".staging-{uuid.uuid4().hex}"
+        final = None
+        try:
+            # Inside the try: an object that cannot be written must not leave a half-written folder.
+            framework = artifacts.write(obj, staging, draft.label)
+            digest = artifacts.checksum(staging)
+            created_at = arguments.now()
+            with self._storage.transaction() as con:
+                version = int(fetch_rows(
+                    con, "SELECT coalesce(max(version), 0) + 1 FROM fti_models WHERE name = ?", [draft.name]
+                )[0][0])
+                final = root / str(version)
+                if final.exists():  # left by a process that died before its commit: no row points to it
+                    shutil.rmtree(final)
+                staging.rename(final)
+                relative = final.relative_to(self._storage.path).as_posix()
+                con.execute(
+                    "INSERT INTO fti_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        draft.name, version, created_at, draft.description,
+                        json.dumps(draft.metrics, sort_keys=True), draft.fv_name,
+                        draft.fv_version, draft.td_version, draft.trained_on_commit,
+                        None if draft.input_schema is None else json.dumps(draft.input_schema),
+                        None if draft.input_example is None else json.dumps(draft.input_example),
+                        framework, relative, digest,
+                    ],
+                )
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if final is not None:
+                shutil.rmtree(final, ignore_errors=True)
+            raise
+        return dataclasses.replace(draft, version=version, created_at=created_at, framework=framework,
+                                   artifact=relative, sha256=digest)
+
+    def get(self, name: str, version: int | None) -> ModelRecord:
+        """Return version ``version`` of a model, or its newest version when None.
+
+        Raises:
+            ModelNotFoundError: No such model or version.
+        """
+        with self._storage.connect() as con:
+            if version is None:
+                row = fetch_record(con, "SELECT * FROM fti_models WHERE name = ? ORDER BY version DESC LIMIT 1", [name])
+                if row is None:
+                    raise ModelNotFoundError(f"there is no model '{name}' in the registry at {self._storage.path}")
+            else:
+                row = fetch_record(con, "SELECT * FROM fti_models WHERE name = ? AND version = ?", [name, version])
+                if row is None:
+                    raise ModelNotFoundError(f"model '{name}' has no version {version}")
+        return ModelRecord.from_row(row)
+
+    def versions(self, name: str) -> list[ModelRecord]:
+        """Every version of a model, oldest first."""
+        with self._storage.connect() as con:
+            frame = fetch_frame(con, "SELECT * FROM fti_models WHERE name = ? ORDER BY version", [name])
+        return [ModelRecord.from_row(dict(row)) for row in frame.to_dict(orient="records")]
+
+    def alias_version(self, name: str, alias: str) -> int:
+        """The version ``alias`` points to.
+
+        Raises:
+            ModelNotFoundError: The model has no such alias.
+        """
+        with self._storage.connect() as con:
+            row = fetch_record(con, "SELECT version FROM fti_model_aliases WHERE name = ? AND alias = ?", [name, alias])
+        if row is None:
+            raise ModelNotFoundError(f"model '{name}' has no alias '{alias}' (set one with mr.set_alias)")
+        return int(row["version"])
+
+    def set_alias(self, name: str, alias: str, version: int) -> None:
+        """Point ``alias`` at an existing version.
+
+        Raises:
+            ModelNotFoundError: No such model or version.
+        """
+        record = self.get(name, version)
+        with self._storage.transaction() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO fti_model_aliases VALUES (?, ?, ?, ?)",
+                [name, alias, record.version, arguments.now()],
+            )
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove an alias (nothing happens if it does not exist)."""
+        with self._storage.transaction() as con:
+            con.execute("DELETE FROM fti_model_aliases WHERE name = ? AND alias = ?", [name, alias])
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """``{alias: version}`` of a model."""
+        with self._storage.connect() as con:
+            rows = fetch_rows(con, "SELECT alias, version FROM fti_model_aliases WHERE name = ? ORDER BY alias", [name])
+        return {alias: int(version) for alias, version in rows}
+
+    def artifact_path(self, record: ModelRecord) -> Path | None:
+        """The artifact folder of a saved model (None before it is saved)."""
+        return None if record.artifact is None else self._storage.path / record.artifact
+
+    def verified_artifact(self, record: ModelRecord) -> Path:
+        """The artifact folder, after checking it still has the recorded SHA-256.
+
+        Raises:
+            ModelNotFoundError: The model is not saved yet.
+            ArtifactIntegrityError: The artifact changed since it was saved.
+        """
+        folder = self.artifact_path(record)
+        if folder is None or record.sha256 is None:
+            raise ModelNotFoundError(f"{record.label} is not saved yet: call model.save(trained_model) first")
+        artifacts.verify(folder, record.sha256, record.label)
+        return folder
+
+    def load(self, record: ModelRecord) -> Any:
+        """The trained object (or the path of a saved file or folder), checked first."""
+        return artifacts.read(self.verified_artifact(record), record.framework)
