@@ -25,13 +25,16 @@ $(INSTALLED): requirements.lock pyproject.toml
 # The Titanic system operating for a simulated week: backfill and training on day one,
 # then feature pipeline, batch inference and monitoring every day (notebooks/titanic/pipelines.yml).
 # Runs already completed are not repeated; `make clean` starts over.
+# On a terminal it shows progress bars; otherwise (CI, a log file) one line per notebook run.
 run: setup
-	$(BIN)/fti run titanic --start 2026-01-01 --days 7
-	@echo "executed notebooks: runs/titanic/DATE/   dashboard: dashboards/titanic/index.html   run log: $(BIN)/fti runs titanic"
+	$(BIN)/fti run titanic --start 2026-01-01 --days 7 --store data/store
+	@echo "executed notebooks: runs/titanic/DATE/   dashboard: dashboards/titanic/index.html"
+	@echo "store: data/store (simulated)   run log: $(BIN)/fti runs titanic   what it holds: $(BIN)/fti store"
 
-# A two-minute tour of the store and registry on synthetic card transactions.
+# A two-minute tour of the store and registry on synthetic card transactions, on the real clock:
+# in the lab's store, since data/store holds the simulated course and refuses real-clock commits.
 demo: setup
-	$(BIN)/python -m fti.teach.demo
+	$(BIN)/python -m fti.teach.demo --store data/lab-store
 
 # The linters first (style, and the import contracts that keep the layers apart), then the
 # tests, then nbval: every committed notebook re-executed and its outputs compared strictly.
@@ -53,8 +56,14 @@ lint: setup
 notebooks: setup
 	$(BIN)/python -m fti.run.build
 
+# Opens on the course's index, notebooks/00_start_here.ipynb (the FTI map and every notebook in order).
+# root_dir stays the repository: given a file alone, Jupyter would serve only the file's folder,
+# and the index's links to ../exercises/ would lead nowhere.
+# Its kernels write to a store of their own, data/lab-store/ (absolute: each kernel starts in its
+# notebook's folder): experiments on the real clock never mix with the simulated days `make run`
+# keeps in data/store/ (which refuses real-clock commits anyway; reading it is fine).
 lab: setup
-	$(BIN)/jupyter lab $(ROOT_FLAG)
+	FTI_STORE=$(CURDIR)/data/lab-store $(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. notebooks/00_start_here.ipynb
 
 bench: setup
 	$(BIN)/python benchmarks/bench_store.py
@@ -65,4 +74,4 @@ lock:
 	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --no-header -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data/store runs dashboards .pytest_cache
+	rm -rf $(VENV) data/store data/*-store data/exercise-stores runs dashboards .pytest_cache

@@ -41,6 +41,7 @@ from fti.exceptions import (
     TimeTravelError,
     TrainingDatasetNotFoundError,
 )
+from fti.run.on_demand import request_run
 from fti.run.runlog import get_runs
 from fti.store.feature_store import FeatureStore
 from fti.store.registry import ModelRegistry
@@ -50,7 +51,7 @@ __all__ = [
     "FeatureViewNotFoundError", "FTIError", "InvalidNameError", "ModelNotFoundError", "ModelRegistry",
     "NotFoundError", "PipelineFailedError", "Project", "QueryError", "ScheduleError", "SchemaError", "ServingError",
     "StoreBusyError", "TimeTravelError", "TrainingDatasetNotFoundError", "get_feature_store", "get_model_registry",
-    "get_runs", "login", "now",
+    "get_runs", "login", "now", "request_run",
 ]
 
 

@@ -3,11 +3,19 @@
     fti run titanic --start 2026-01-05 --days 28   simulate four weeks
     fti run titanic --resume                       finish the last run after a failure
     fti run titanic --now                          what is due today (for cron / CI)
+    fti run titanic --days 28 -p drift_start=2026-01-10   with a parameter for every notebook declaring it
     fti runs titanic                               the run log
+    fti store                                      what a store holds (also: fti ls)
     fti batch notebooks/ --workers 2               every notebook, a report of what passed
     fti batch nb.ipynb --grid alpha=0.1,1,10       one notebook over parameter values
     fti exercises build                            regenerate the student copies of the exercises
+    fti exercises reset 01_feature_family_size     empty one exercise's own store
     fti grade submissions/                         grade a class, one report
+    fti new energy_prices [--kind realtime]        a new system of your own, running at once
+    fti check energy_prices                        is its shape sound? one line per thing to change
+
+``fti run`` shows progress bars on a terminal and prints one line per notebook
+run when its output goes to a log or CI.
 
 Heavy modules (papermill, pandas) are imported by the subcommand that needs them,
 so ``fti --help`` and argument errors answer at once.
@@ -65,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fti",
         description=("Run the kit's pipeline notebooks on a schedule, list their runs, execute notebooks in "
-                     "batches, build exercises and grade them."),
+                     "batches, build exercises and grade them, and create and check systems of your own."),
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -76,8 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
             "simulated days (--start/--days), one real date (--date, --now), or the rest of the last run "
             "(--resume). Each notebook gets run_date; simulated days also fix the clock (FTI_NOW) at the "
             "day's 23:00 UTC plus a minute per position, so the same days give the same results. Executed "
-            "notebooks go to RUNS_DIR/SYSTEM/DATE/; every run is recorded in the store (see `fti runs`). "
-            "Notebooks that already succeeded for a day are not run again unless --force."
+            "notebooks go to RUNS_DIR/SYSTEM/DATE/; every run is recorded in the store with why it ran (see "
+            "`fti runs`). A notebook may ask for a run of another (fti.request_run), as pipelines.yml allows "
+            "(requested_by, on_request). Notebooks that already succeeded for a day are not run again unless "
+            "--force."
         ),
     )
     # Usage errors found after parsing are reported with this subcommand's usage line.
@@ -101,7 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
     run.add_argument("--runs-dir", metavar="DIR",
                      help="where executed notebooks go (default: runs/ at the repository root)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a parameter for every notebook whose parameters cell declares NAME "
+                          "(repeatable); values are read as YAML (3, 0.5, true, text; dates stay text). "
+                          "Recorded with each run; --resume reuses the overrides of the run it resumes")
+    run.add_argument("--no-progress", action="store_true",
+                     help="print nothing while it runs (default: progress bars on a terminal, otherwise one "
+                          "line per notebook run)")
 
     runs = commands.add_parser("runs", help="list recorded runs",
                                description="List the run log kept in the store (the same table as fti.get_runs()).")
@@ -109,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--status", choices=["ok", "failed", "timeout", "skipped"], help="only runs with this status")
     runs.add_argument("--last", type=_positive_int, default=50, metavar="N", help="only the last N runs (default: 50)")
     runs.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
+
+    for name in ("store", "ls"):
+        browse = commands.add_parser(
+            name, help="what a store holds" + (" (same as fti store)" if name == "ls" else ""),
+            description=("List what a store holds: feature groups with their commits and rows, feature views with "
+                         "their training datasets, models with their versions, metrics and aliases, and the most "
+                         "recent runs. It only reads."),
+        )
+        browse.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
+        browse.add_argument("--runs", type=_non_negative_int, default=10, metavar="N",
+                            help="how many recent runs to list (default: 10; 0: none)")
 
     batch = commands.add_parser(
         "batch", help="execute many notebooks, or one over a grid of parameters, in parallel",
@@ -137,11 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     exercises = commands.add_parser(
-        "exercises", help="build the student copies of the exercises, or check they are current",
+        "exercises", help="build the student copies of the exercises, check they are current, or reset a store",
         description=("build: write exercises/student/ from the master copies in exercises/source/ (solutions "
-                     "and hidden checks removed). check: exit non-zero if a student copy is missing or stale."),
+                     "and hidden checks removed). check: exit non-zero if a student copy is missing or stale. "
+                     "reset NAME...: empty those exercises' own stores (data/exercise-stores/NAME/, or under "
+                     "FTI_EXERCISE_STORES); running an exercise's first cell again does the same."),
     )
-    exercises.add_argument("action", choices=["build", "check"])
+    exercises.add_argument("action", choices=["build", "check", "reset"])
+    exercises.add_argument("names", metavar="NAME", nargs="*",
+                           help="with reset: the exercises, e.g. 01_feature_family_size")
+    exercises.add_argument("--all", action="store_true", help="with reset: every exercise store")
 
     grade = commands.add_parser(
         "grade", help="grade a folder of exercise submissions",
@@ -157,6 +189,38 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=_positive_int, metavar="N",
                        help="submissions at once (default: number of cores)")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    new = commands.add_parser(
+        "new", help="create a new ML system of your own, ready to run",
+        description=("Write notebooks/NAME/ (numbered pipeline notebooks, pipelines.yml, story.yml, README.md), "
+                     "shared/systems/NAME/ (the system's package: a source adapter with a recorded fixture, "
+                     "features, expectations) and tests/systems/NAME/. It runs at once on a tiny built-in example "
+                     "source: `fti run NAME --days 3`. Refuses, writing nothing, if NAME is taken or invalid. "
+                     "docs/own-system.md is the guide."),
+    )
+    new.add_argument("name", metavar="NAME", help="the system's name: lower-case letters, digits and underscores")
+    new.add_argument("--kind", choices=["batch", "realtime"], default="batch",
+                     help="batch: daily batch inference and a dashboard (default); realtime: online inference "
+                          "from the online store and a serving entry point")
+    new.add_argument("--root", metavar="DIR", help="the project to write into (default: this checkout of the kit)")
+
+    check = commands.add_parser(
+        "check", help="check that a system's shape is sound",
+        description=("Check a system: numbered notebooks with one parameters cell each, a valid pipelines.yml "
+                     "naming them, no sys.path edits or package installs, feature groups with event times, a "
+                     "training pipeline registering a model with its lineage, inference loading it by alias; "
+                     "then run each notebook alone with papermill on its fixture (unless --static). One line per "
+                     "finding, saying what to change. Exits 1 if there are findings."),
+    )
+    check.add_argument("systems", metavar="SYSTEM", nargs="*",
+                       help="system names (in ROOT/notebooks/) or folders of notebooks (default: every system)")
+    check.add_argument("--root", metavar="DIR",
+                       help="the project whose notebooks/ holds the named systems (default: this checkout)")
+    check.add_argument("--static", action="store_true", help="only read the files; run no notebook")
+    check.add_argument("--out", metavar="DIR",
+                       help="where executed notebooks go (default: runs/check/SYSTEM/)")
+    check.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                       help="time limit of each notebook (default: its schedule's, or 600)")
     return parser
 
 
@@ -171,10 +235,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args.subparser, args)
         if args.command == "runs":
             return _runs(args)
+        if args.command in ("store", "ls"):
+            return _store(args)
         if args.command == "exercises":
             return _exercises(args)
         if args.command == "grade":
             return _grade(args)
+        if args.command == "new":
+            return _new(args)
+        if args.command == "check":
+            return _check(args)
         return _batch(args)
     except FTIError as exc:
         print(f"fti {args.command}: error: {exc}", file=sys.stderr)
@@ -187,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from fti.paths import RUNS_DIR
     from fti.run import runner
+    from fti.run.batch import parse_assignments
     from fti.run.schedule import load_schedule, parse_date
     from fti.store.storage import Store
 
@@ -201,11 +272,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("say which days: --start DATE --days N, --days N, --date DATE, --now or --resume")
     if simulated and args.days is None:
         parser.error("--start needs --days N (how many days to simulate)")
+    if args.resume and args.param:
+        parser.error("--resume continues with the -p values of the run it resumes; it does not take -p")
 
     # Dates are checked by the run layer, so `fti run` and Python callers get the same message.
     date = parse_date(args.date, "--date") if args.date else None
     start = parse_date(args.start, "--start") if args.start else None
     schedule = load_schedule(args.system)
+    overrides = parse_assignments(args.param, many=False)
     store = Store(args.store)
     runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS_DIR
     progress = False if args.no_progress else None
@@ -214,10 +288,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     elif date or args.now:
         catch_up = runner.DEFAULT_CATCH_UP_DAYS if args.catch_up is None else args.catch_up
         summary = runner.run_date(schedule, date, catch_up=catch_up, store=store, runs_dir=runs_dir,
-                                  force=args.force, progress=progress)
+                                  force=args.force, progress=progress, overrides=overrides)
     else:
         summary = runner.simulate(schedule, args.days, start=start, store=store, runs_dir=runs_dir,
-                                  force=args.force, progress=progress)
+                                  force=args.force, progress=progress, overrides=overrides)
     print(summary.table())
     return 0 if summary.ok else EXIT_FAILED
 
@@ -225,6 +299,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from fti.run.overview import text_table
     from fti.run.runlog import get_runs
     from fti.store.storage import Store
 
@@ -236,12 +311,34 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs recorded" + (f" for {args.system}" if args.system else ""))
         return 0
     shown = frame.drop(columns=["parameters", "scheduled_at"]).copy()
+    shown["run_date"] = pd.to_datetime(shown["run_date"]).dt.strftime("%Y-%m-%d")
     shown["started_at"] = pd.to_datetime(shown["started_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
     shown["duration_s"] = shown["duration_s"].round(1)
+    shown["reason"] = shown["reason"].fillna("scheduled").str.slice(0, 70)
+    # Only the -p values, and only when some run had any: most runs have none.
+    overrides = [_assignments(text) for text in shown.pop("overrides")]
+    if any(overrides):
+        shown.insert(shown.columns.get_loc("reason") + 1, "overrides", overrides)
     shown["error"] = shown["error"].fillna("").str.slice(0, 60)
-    shown["output_path"] = shown["output_path"].fillna("")
-    with pd.option_context("display.width", 250, "display.max_columns", None, "display.max_colwidth", 80):
-        print(shown.to_string(index=False))
+    # The executed notebook last: the longest column, the one to copy.
+    shown["output_path"] = shown.pop("output_path").fillna("")
+    print(text_table(shown))
+    return 0
+
+
+def _assignments(text: object) -> str:
+    """``{"a": 1, "b": "x"}`` (JSON, as in the run log) as ``a=1 b=x``."""
+    import json
+
+    if not isinstance(text, str) or not text:
+        return ""
+    return " ".join(f"{name}={value}" for name, value in json.loads(text).items())
+
+
+def _store(args: argparse.Namespace) -> int:
+    from fti.run.overview import store_overview
+
+    print(store_overview(args.store, runs=args.runs))
     return 0
 
 
@@ -274,8 +371,13 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
+    from fti.exceptions import ExerciseError
     from fti.teach import exercises
 
+    if args.action != "reset" and (args.names or args.all):
+        raise ExerciseError(f"`fti exercises {args.action}` takes no exercise names or --all; only reset does")
+    if args.action == "reset":
+        return _reset_exercises(args.names, args.all)
     if args.action == "build":
         for path in exercises.build():
             print(f"wrote {path.relative_to(exercises.EXERCISES_DIR.parent)}")
@@ -286,6 +388,31 @@ def _exercises(args: argparse.Namespace) -> int:
     if problems:
         print("run `fti exercises build` and commit exercises/student/", file=sys.stderr)
     return EXIT_FAILED if problems else 0
+
+
+def _reset_exercises(names: list[str], every: bool) -> int:
+    from fti.exceptions import ExerciseError
+    from fti.teach import exercises
+
+    folder = exercises.exercise_stores_dir()
+    known = {path.stem for path in exercises.masters()}
+    if every:
+        if names:
+            raise ExerciseError("give exercise names or --all, not both")
+        names = sorted(path.name for path in folder.iterdir() if path.is_dir() and not path.name.startswith(".")) \
+            if folder.is_dir() else []
+        if not names:
+            print(f"no exercise stores in {folder}")
+    elif not names:
+        raise ExerciseError(f"name the exercise(s) to reset, e.g. `fti exercises reset {min(known, default='NAME')}`, "
+                            "or give --all")
+    for name in names:
+        if name not in known and not exercises.exercise_store(name).exists():
+            raise ExerciseError(f"there is no exercise {name!r}: the exercises are {', '.join(sorted(known))}")
+    for name in names:
+        store = exercises.exercise_store(name)
+        print(f"reset {store}" if exercises.reset(name) else f"{store} is already empty")
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -306,3 +433,33 @@ def _grade(args: argparse.Namespace) -> int:
     print(f"graded {len(grades)} submission(s) of {students} student(s)\n"
           f"report: {out_dir / 'grades.html'}\n        {out_dir / 'grades.csv'}")
     return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from fti.paths import REPO_ROOT
+    from fti.teach import scaffold
+
+    created = scaffold.create_system(args.name, args.kind, root=Path(args.root) if args.root else REPO_ROOT)
+    print(created.summary())
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from fti.paths import NOTEBOOKS_DIR
+    from fti.teach import shape
+
+    notebooks_dir = Path(args.root) / "notebooks" if args.root else NOTEBOOKS_DIR
+    systems = args.systems or shape.all_systems(notebooks_dir)
+    if not systems:
+        print(f"no systems in {notebooks_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    # Every name is looked up before any notebook runs, so a typo fails at once.
+    located = [shape.locate(system, notebooks_dir) for system in systems]
+    sound = True
+    for folders in located:
+        out = Path(args.out) / folders.name if args.out and len(located) > 1 else args.out
+        report = shape.check_system(folders.notebooks, notebooks_dir=notebooks_dir, run=not args.static,
+                                    work_dir=Path(out) if out else None, timeout=args.timeout)
+        print(report.text())
+        sound = sound and report.ok
+    return 0 if sound else EXIT_FAILED

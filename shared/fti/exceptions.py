@@ -85,8 +85,24 @@ class ModelNotFoundError(NotFoundError):
     """No model with this name, version or alias."""
 
 
+class PromotionError(FTIError, ValueError):
+    """The promotion gate cannot compare two model versions fairly.
+
+    For example the candidate's training dataset has no test rows, or the two
+    models' feature views identify rows by different keys.
+    """
+
+
 class TrainingDatasetNotFoundError(NotFoundError):
     """A feature view has no training dataset with this version (call ``train_test_split`` first)."""
+
+
+class InUseError(FTIError, ValueError):
+    """A delete is refused because something else still uses the thing; nothing was deleted.
+
+    A feature group that a feature view reads, a feature view that a model was
+    trained from, a model version that an alias points at.
+    """
 
 
 class QueryError(FTIError, ValueError):
@@ -119,6 +135,15 @@ class StoreBusyError(FTIError, TimeoutError):
 
 class StoreConfigError(FTIError, ValueError):
     """The store cannot be used as configured: a path that is not a folder, a malformed ``FTI_LOCK_TIMEOUT``."""
+
+
+class TimelineError(StoreConfigError):
+    """Work on the real clock in a store that holds a simulation, or the other way round; nothing was written.
+
+    A store follows one timeline, recorded at its first commit: ``simulated``
+    (a fixed clock, ``FTI_NOW``: ``fti run --start/--days``, ``make notebooks``)
+    or ``real`` (JupyterLab, scripts, ``fti run --now``).
+    """
 
 
 class ScheduleError(FTIError, ValueError):
@@ -158,6 +183,17 @@ class BatchError(FTIError, ValueError):
 
 class StoryError(FTIError, ValueError):
     """A notebook story (``notebooks/<system>/story.yml``) is missing or malformed."""
+
+
+class ScaffoldError(FTIError, ValueError):
+    """``fti new`` cannot create a system: the name is taken, the kind is unknown, or a target exists.
+
+    Nothing is written when it is raised (an invalid name raises `InvalidNameError`).
+    """
+
+
+class SourceError(FTIError, ValueError):
+    """A system's source adapter cannot answer: its recorded fixture does not cover the days asked, or is missing."""
 
 
 class ExerciseError(FTIError, ValueError):

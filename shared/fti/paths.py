@@ -13,3 +13,7 @@ DATA_DIR = REPO_ROOT / "data"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 RUNS_DIR = REPO_ROOT / "runs"
+# Where exercises keep their own stores (see fti.teach.exercises): a folder given in this
+# variable, else data/exercise-stores/. The grader and `fti batch` point it into their own
+# temporary folders, so that running masters never writes into the repository.
+EXERCISE_STORES_VARIABLE = "FTI_EXERCISE_STORES"

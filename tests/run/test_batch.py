@@ -88,10 +88,8 @@ def test_parallel_workers_timeout_failure_and_loud_output(tmp_path):
                         parameters={"x": 7}, timeout=120)
     # Distinct output names: plan_batch numbers from 1 in each call.
     others = [dataclasses.replace(r, output=r.output.with_name("b" + r.output.name)) for r in others]
-    started = time.monotonic()
     with LocalExecutor(workers=2) as executor:
         report = run_batch(forever + others, executor, out, progress=False)
-    wall = time.monotonic() - started
     by_name = {result.request.notebook.stem: result for result in report.results}
 
     stuck = by_name["forever"]
@@ -106,9 +104,8 @@ def test_parallel_workers_timeout_failure_and_loud_output(tmp_path):
     loud = by_name["loud"]
     assert loud.ok and loud.output.stat().st_size > 4_000_000
 
-    # The looping notebook held one worker while the other ran the rest.
-    busy = sum(result.duration for result in report.results)
-    assert wall < busy, (wall, busy)
+    # The looping notebook held one worker while the other ran the rest: another execution started
+    # while it was stuck. (Not "wall time < sum of durations": on a loaded machine that is timing, not logic.)
     first, last = stuck.started_at.timestamp(), stuck.started_at.timestamp() + stuck.duration
     assert any(first < r.started_at.timestamp() < last for r in report.results if r is not stuck)
 

@@ -81,3 +81,68 @@ def test_grade_of_a_missing_folder(capsys, tmp_path):
     assert main(["grade", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == EXIT_USAGE
     assert "the submissions folder" in one_line_error(capsys, "grade")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-p", "drift_strat=2026-01-10"], "-p drift_strat: no notebook of mini declares a parameter 'drift_strat' in "
+                                       "its cell tagged parameters; they declare: fail_on"),
+    (["-p", "run_date=2026-01-10"], "-p run_date: set by the runner for each day"),
+    (["-p", "fail_on"], "'fail_on': expected NAME=VALUE"),
+])
+def test_run_with_a_bad_parameter(capsys, mini, tmp_path, args, message):
+    assert main(["run", str(mini), "--days", "1", *args, "--store", str(tmp_path / "store")]) == EXIT_USAGE
+    assert message in one_line_error(capsys, "run")
+    assert main(["runs", "--store", str(tmp_path / "store")]) == 0
+    assert "no runs recorded" in capsys.readouterr().out, "nothing ran"
+
+
+def test_resume_does_not_take_parameters(capsys, mini, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(mini), "--resume", "-p", "fail_on=x", "--store", str(tmp_path / "store")])
+    assert exited.value.code == EXIT_USAGE
+    assert "--resume continues with the -p values of the run it resumes" in capsys.readouterr().err
+
+
+def test_store_of_a_folder_without_a_store(capsys, tmp_path):
+    assert main(["store", "--store", str(tmp_path / "empty")]) == EXIT_USAGE
+    assert "there is no store at" in one_line_error(capsys, "store")
+    assert not (tmp_path / "empty").exists(), "browsing creates nothing"
+
+
+def test_store_lists_groups_views_models_and_recent_runs(capsys, tmp_path, monkeypatch):
+    import datetime as dt
+
+    import pandas as pd
+
+    import fti
+    from fti.run import runlog
+    from fti.store.storage import Store
+
+    folder = tmp_path / "store"
+    monkeypatch.setenv("FTI_NOW", "2026-01-05T23:00:00Z")
+    fs, mr = fti.get_feature_store(folder), fti.get_model_registry(folder)
+    group = fs.get_or_create_feature_group("passengers", primary_key=["pid"], event_time="boarded")
+    group.insert(pd.DataFrame({"pid": range(8), "boarded": pd.Timestamp("2026-01-05", tz="UTC"),
+                               "age": [20.0, 30.0] * 4, "survived": [0, 1] * 4}))
+    view = fs.get_or_create_feature_view("survival", query=group.select(["age", "survived"]), labels=["survived"])
+    view.train_test_split(test_size=0.25, seed=1)
+    mr.create_model("titanic", metrics={"roc_auc": 0.87654}, feature_view=view).save({"weights": [1]})
+    mr.set_alias("titanic", "production", 1)
+    runlog.record_runs(Store(folder), [runlog.RunRecord(
+        system="titanic", notebook="03_training_pipeline", run_date=dt.date(2026, 1, 6), status="ok",
+        started_at=dt.datetime.now(dt.UTC), duration_s=4.2, parameters={"run_date": "2026-01-06"},
+        reason="requested by 05_monitoring: drift in age")])
+
+    assert main(["store", "--store", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"Store {folder.resolve()}" in out and "timeline: simulated" in out
+    group_line = next(line for line in out.splitlines() if line.strip().startswith("passengers"))
+    assert group_line.split()[:4] == ["passengers", "1", "1", "8"], "name, version, commits, rows"
+    assert "survival v1: labels survived; 1 training dataset(s)" in out
+    assert "training dataset v1: created 2026-01-05 23:00, reads commit 1" in out
+    model_line = next(line for line in out.splitlines() if line.strip().startswith("titanic"))
+    assert "production" in model_line and "roc_auc=0.8765" in model_line and "survival v1" in model_line
+    assert "requested by 05_monitoring: drift in age" in out
+    assert main(["ls", "--store", str(folder), "--runs", "0"]) == 0
+    listed = capsys.readouterr().out
+    assert "Recent runs" not in listed and listed.strip() == out.split("\n\nRecent runs")[0].strip()

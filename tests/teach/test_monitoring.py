@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fti.teach.monitoring import drift_table, hindcast, population_stability_index, verdict
+from fti.exceptions import ParameterError
+from fti.teach.monitoring import MIN_ROWS, Verdict, drift_table, hindcast, population_stability_index, verdict
 from systems import titanic
 
 # --------------------------------------------------------------------------- population stability index
@@ -100,7 +101,7 @@ def test_psi_of_an_empty_sample_raises_naming_the_column(empty):
     full = pd.Series([1.0, 2.0, 3.0], name="age")
     none = pd.Series([], dtype="float64", name="age")
     reference, current = (none, full) if empty == "reference" else (full, none)
-    with pytest.raises(ValueError, match="'age'"):
+    with pytest.raises(ParameterError, match="'age'"):
         population_stability_index(reference, current)
 
 
@@ -120,7 +121,8 @@ def test_drift_table_columns_means_and_drifted_flag():
         "fare": rng.normal(50, 5, 500),
     })
     table = drift_table(reference, current, ["age", "sex", "fare"], threshold=0.2)
-    assert list(table.columns) == ["feature", "reference_mean", "current_mean", "psi", "drifted"]
+    assert list(table.columns) == ["feature", "reference_mean", "current_mean", "psi", "rows", "drifted"]
+    assert table["rows"].tolist() == [500] * 3
     assert table["feature"].tolist() == ["age", "sex", "fare"]
     by = table.set_index("feature")
     assert by.loc["age", "reference_mean"] == round(float(reference["age"].mean()), 3)
@@ -144,6 +146,23 @@ def test_drift_table_flag_follows_the_threshold():
     # "Above the threshold": a PSI equal to it does not count.
     equal = drift_table(reference, current, ["letter"], threshold=psi)
     assert equal["drifted"].tolist() == [False]
+
+
+def test_drift_table_judges_nothing_below_the_minimum_sample():
+    reference = pd.DataFrame({"letter": ["a"] * 50 + ["b"] * 50})
+    current = pd.DataFrame({"letter": ["a"] * 16 + ["b"] * 4})  # the same shift as above, 20 rows
+    few = drift_table(reference, current, ["letter"], threshold=0.1, min_rows=21)
+    assert few["psi"].tolist() == [0.4159]  # still computed and shown
+    assert few["rows"].tolist() == [20]
+    assert few["drifted"].isna().all()  # but not judged
+    # From the minimum on, it is judged.
+    assert drift_table(reference, current, ["letter"], threshold=0.1, min_rows=20)["drifted"].tolist() == [True]
+    # The default minimum is MIN_ROWS rows.
+    assert drift_table(reference, current, ["letter"], threshold=0.1)["drifted"].isna().all()
+    assert MIN_ROWS == 100
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ParameterError, match="min_rows"):
+            drift_table(reference, current, ["letter"], min_rows=bad)
 
 
 # --------------------------------------------------------------------------- hindcast
@@ -209,49 +228,56 @@ def accuracy_table(correct_and_total: list[tuple[int, int]]) -> pd.DataFrame:
     }).assign(accuracy=lambda t: t["correct"] / t["predictions"])
 
 
-def drift_rows(drifted: dict[str, bool]) -> pd.DataFrame:
+def drift_rows(drifted: dict[str, bool], rows: int = 200) -> pd.DataFrame:
     return pd.DataFrame({"feature": list(drifted), "psi": [0.5 if d else 0.01 for d in drifted.values()],
-                         "drifted": list(drifted.values())})
+                         "rows": rows, "drifted": list(drifted.values())})
 
 
 def test_verdict_retrains_on_low_accuracy():
-    result = verdict(accuracy_table([(18, 20), (10, 20), (9, 20)]), drift_rows({"age": False, "sex": False}),
+    result = verdict(accuracy_table([(90, 100), (50, 100), (45, 100)]), drift_rows({"age": False, "sex": False}),
                      min_accuracy=0.7, window=2)
-    assert bool(result.retrain) is True
-    assert any("below" in reason and "0.475" in reason for reason in result.reasons)
+    assert bool(result.retrain) is True and result.status == "RETRAIN"
+    assert any("below" in reason and "0.475" in reason and "200 predictions" in reason for reason in result.reasons)
     assert str(result).startswith("RETRAIN")
+    assert (result.accuracy, result.predictions, result.rows) == (0.475, 200, 200)
+    assert result.reason == "accuracy over the last 2 day(s) is 0.475 on 200 predictions, below 0.700"
 
 
 def test_verdict_retrains_on_drift_even_with_good_accuracy():
-    result = verdict(accuracy_table([(19, 20), (20, 20)]), drift_rows({"age": True, "sex": False, "parch": True}),
-                     min_accuracy=0.7, window=2)
+    result = verdict(accuracy_table([(95, 100), (100, 100)]),
+                     drift_rows({"age": True, "sex": False, "parch": True}), min_accuracy=0.7, window=2)
     assert bool(result.retrain) is True
     drift_reason = [reason for reason in result.reasons if reason.startswith("drift")]
     assert drift_reason and "age" in drift_reason[0] and "parch" in drift_reason[0]
     assert "sex" not in drift_reason[0]
+    assert result.psi == {"age": 0.5, "sex": 0.01, "parch": 0.5}
+    # One line for a retraining request: only the check that asks for it.
+    assert result.reason == drift_reason[0] == "drift in age, parch (PSI above threshold, 200 recent rows)"
+    assert result.triggers == drift_reason
 
 
 def test_verdict_no_retrain_when_accuracy_and_drift_are_fine():
     # Only the last `window` days count: the bad first day is outside the window.
-    result = verdict(accuracy_table([(2, 20), (16, 20), (15, 20)]), drift_rows({"age": False, "sex": False}),
+    result = verdict(accuracy_table([(10, 100), (80, 100), (75, 100)]), drift_rows({"age": False, "sex": False}),
                      min_accuracy=0.7, window=2)
-    assert result.retrain is False
+    assert result.retrain is False and result.enough_data is True
     assert str(result).startswith("NO RETRAIN NEEDED")
     assert any("0.775" in reason and "at or above" in reason for reason in result.reasons)
+    assert result.triggers == [] and result.reason == "; ".join(result.reasons)  # nothing to ask for: every check
     # Exactly at the minimum is not below it.
-    boundary = verdict(accuracy_table([(14, 20)]), drift_rows({"age": False}), min_accuracy=0.7, window=3)
+    boundary = verdict(accuracy_table([(70, 100)]), drift_rows({"age": False}), min_accuracy=0.7, window=3)
     assert boundary.retrain is False
 
 
 def test_verdict_pools_the_window_instead_of_averaging_daily_rates():
-    # 1/1 and 1/9: 2 of 10 right (0.2), although the mean of the daily rates is 0.56.
-    result = verdict(accuracy_table([(1, 1), (1, 9)]), drift_rows({"age": False}), min_accuracy=0.5, window=2)
+    # 10/10 and 10/90: 20 of 100 right (0.2), although the mean of the daily rates is 0.56.
+    result = verdict(accuracy_table([(10, 10), (10, 90)]), drift_rows({"age": False}), min_accuracy=0.5, window=2)
     assert bool(result.retrain) is True
     assert any("0.200" in reason for reason in result.reasons)
 
 
 def test_verdict_retrain_is_a_plain_bool():
-    result = verdict(accuracy_table([(5, 20)]), drift_rows({"age": False}), min_accuracy=0.7, window=1)
+    result = verdict(accuracy_table([(25, 100)]), drift_rows({"age": False}), min_accuracy=0.7, window=1)
     assert bool(result.retrain) is True  # the decision itself is right
     assert type(result.retrain) is bool
     assert json.loads(json.dumps({"retrain": result.retrain})) == {"retrain": True}
@@ -262,11 +288,63 @@ def test_verdict_without_predictions_yet():
     empty = hindcast(predictions, outcomes.iloc[:0], key="passenger_id", predicted="predicted_survived",
                      actual="survived", by="run_date")
     calm = verdict(empty, drift_rows({"age": False}), min_accuracy=0.7, window=7)
-    assert calm.retrain is False
+    assert calm.retrain is False and calm.status == "NOT ENOUGH DATA YET"
     assert any("no predictions" in reason for reason in calm.reasons)
-    # Drift alone still asks for retraining.
+    assert calm.accuracy is None and calm.predictions == 0
+    # Drift alone, judged on enough rows, still asks for retraining.
     drifted = verdict(empty, drift_rows({"age": True}), min_accuracy=0.7, window=7)
     assert bool(drifted.retrain) is True
+
+
+def test_too_few_rows_are_not_enough_data_never_retrain():
+    # 20 passengers in one day: a terrible accuracy and a huge PSI, but 20 rows prove nothing.
+    few = verdict(accuracy_table([(5, 20)]), drift_rows({"age": True, "parch": True}, rows=20),
+                  min_accuracy=0.7, window=7)
+    assert few.retrain is False and few.enough_data is False
+    assert few.status == "NOT ENOUGH DATA YET"
+    assert str(few).startswith("NOT ENOUGH DATA YET")
+    accuracy_reason, drift_reason = few.reasons
+    assert "not enough data yet" in accuracy_reason and "20 predictions" in accuracy_reason
+    assert f"at least {MIN_ROWS} needed" in accuracy_reason and "0.250" in accuracy_reason
+    assert drift_reason == f"drift: not enough data yet: 20 recent rows, at least {MIN_ROWS} needed"
+    assert "age" not in drift_reason
+
+
+def test_the_same_figures_on_enough_rows_retrain():
+    # The other side of the minimum: the same rates on exactly min_rows rows are judged.
+    enough = verdict(accuracy_table([(25, 100)]), drift_rows({"age": True}, rows=100), min_accuracy=0.7, window=7)
+    assert enough.retrain is True and enough.enough_data is True and enough.status == "RETRAIN"
+    assert any("drift in age" in reason for reason in enough.reasons)
+    # One row short of a custom minimum, and neither check judges.
+    short = verdict(accuracy_table([(25, 100)]), drift_rows({"age": True}, rows=100), min_accuracy=0.7, window=7,
+                    min_rows=101)
+    assert short.retrain is False and short.status == "NOT ENOUGH DATA YET"
+    with pytest.raises(ParameterError, match="min_rows"):
+        verdict(accuracy_table([(25, 100)]), drift_rows({"age": True}), min_accuracy=0.7, window=7, min_rows=0)
+
+
+def test_a_verdict_is_kept_as_one_row_of_a_feature_group(fs, monkeypatch):
+    monkeypatch.setenv("FTI_NOW", "2026-01-05T23:15:00Z")
+    history = fs.get_or_create_feature_group("monitoring", primary_key=["run_date"])
+    first = verdict(accuracy_table([(5, 20)]), drift_rows({"age": True, "sex": False}, rows=20),
+                    min_accuracy=0.7, window=7)
+    second = verdict(accuracy_table([(60, 100), (70, 100)]), drift_rows({"age": True, "sex": False}),
+                     min_accuracy=0.7, window=7)
+    history.insert(first.to_frame("2026-01-01", model_version=1))
+    history.insert(second.to_frame("2026-01-05", model_version=None))
+    history.insert(second.to_frame("2026-01-05", model_version=2))  # a re-run of a day replaces its row
+    kept = history.read().sort_values("run_date").reset_index(drop=True)
+    assert kept["run_date"].tolist() == ["2026-01-01", "2026-01-05"]
+    assert kept["status"].tolist() == ["NOT ENOUGH DATA YET", "RETRAIN"]
+    assert kept["retrain"].tolist() == [False, True]
+    assert kept["predictions"].tolist() == [20, 200] and kept["rows"].tolist() == [20, 200]
+    assert kept["accuracy"].tolist() == [0.25, 0.65]
+    assert kept["psi_age"].tolist() == [0.5, 0.5] and kept["psi_sex"].tolist() == [0.01, 0.01]
+    assert kept["model_version"].tolist() == [1, 2]
+    assert kept["min_rows"].tolist() == [MIN_ROWS, MIN_ROWS]
+    assert kept.loc[1, "reasons"] == "; ".join(second.reasons)
+    assert kept["monitored_at"].tolist() == [pd.Timestamp("2026-01-05T23:15:00Z")] * 2
+    assert isinstance(first, Verdict)
 
 
 # --------------------------------------------------------------------------- end to end on the Titanic generator
@@ -298,6 +376,20 @@ def test_generated_passengers_with_an_age_shift_flag_age():
     assert table.loc["age", "current_mean"] > table.loc["age", "reference_mean"] + 10
     # Class and sex are not touched by an age shift.
     assert not table.loc[["pclass", "sex"], "drifted"].any()
-    # And the verdict follows.
-    assert verdict(accuracy_table([(18, 20)]), table.reset_index(), min_accuracy=0.7, window=7).retrain
+    # And the verdict follows: 100 recent passengers are enough to judge.
+    assert table["rows"].eq(100).all()
+    assert verdict(accuracy_table([(90, 100)]), table.reset_index(), min_accuracy=0.7, window=7).retrain
+
+
+def test_one_day_of_generated_passengers_is_not_enough_to_call_drift():
+    # The case: 20 passengers, no drift switched on; chance alone gives a high PSI.
+    reference = titanic.load_passengers()
+    one_day = titanic.generate_passengers(RUN_DATES[0], 20, first_id=titanic.first_passenger_id(RUN_DATES[0], 20))
+    # Judged anyway (a minimum of one row), age would count as drifted.
+    assert drift_table(reference, one_day, titanic.FEATURES, threshold=0.2, min_rows=1).set_index("feature").loc[
+        "age", "drifted"]
+    table = drift_table(reference, one_day, titanic.FEATURES, threshold=0.2)
+    assert table["drifted"].isna().all()
+    result = verdict(accuracy_table([(13, 20)]), table, min_accuracy=0.7, window=7)
+    assert result.retrain is False and result.status == "NOT ENOUGH DATA YET"
 

@@ -33,7 +33,7 @@ def test_figures_show_as_images_in_jupyterlab(lab: str, notebook: str, tmp_path:
     base, token = lab.split("|")
     with browser_page() as page:
         page.goto(f"{base}/lab/tree/notebooks/{notebook}?token={token}", wait_until="domcontentloaded")
-        page.wait_for_selector(".jp-Notebook .jp-OutputArea-output", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook .jp-OutputArea-output", state="attached", timeout=60_000)
         # Outputs render cell by cell as the page scrolls; walk to the end so every one is drawn.
         for _ in range(40):
             page.keyboard.press("PageDown")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fti.exceptions import BatchError
-from fti.paths import RUNS_DIR
+from fti.paths import EXERCISE_STORES_VARIABLE, RUNS_DIR
 from fti.run.execute import ExecutionRequest, ExecutionResult
 from fti.run.executors import Executor
 from fti.store.storage import STORE_VARIABLE
@@ -240,7 +240,9 @@ def _with_store(request: ExecutionRequest) -> ExecutionRequest:
     if request.env.get(STORE_VARIABLE) != _TEMPORARY_STORE:
         return request
     folder = tempfile.mkdtemp(prefix="fti-batch-store-")
-    return replace(request, env={**request.env, STORE_VARIABLE: folder})
+    # An exercise points its kernel at a store of its own; keep that inside this folder too.
+    exercise_stores = str(Path(folder) / "exercise-stores")
+    return replace(request, env={**request.env, STORE_VARIABLE: folder, EXERCISE_STORES_VARIABLE: exercise_stores})
 
 
 def _remove_temporary_store(request: ExecutionRequest) -> None:

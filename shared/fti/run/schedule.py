@@ -8,12 +8,18 @@ Each example system has one, ``notebooks/<system>/pipelines.yml``::
     parameters: {}                     # optional; given to every notebook
     pipelines:                         # in the order they run within a day
       - notebook: 01_feature_backfill  # path relative to this file (".ipynb" optional)
-        schedule: once                 # once | daily | weekly | every N days | cron expression
+        schedule: once                 # once | daily | weekly | every N days | cron | on request
         after: []                      # notebooks earlier in this list that must not fail today
         parameters: {}                 # this notebook's own parameters (override the shared ones)
         timeout: 600                   # this notebook's time limit
+      - notebook: 03_training_pipeline
+        schedule: once
+        requested_by: [05_monitoring]  # notebooks that may ask for a run of this one
+        on_request: next day           # next day | same day (default: next day)
 
 The runner adds ``run_date`` (an ISO date) to every notebook's parameters.
+``fti run -p NAME=VALUE`` overrides a parameter for every notebook whose cell
+tagged ``parameters`` declares ``NAME`` (and only for those).
 
 When a notebook is due on a day (the runner works in whole days, UTC):
 
@@ -29,6 +35,26 @@ When a notebook is due on a day (the runner works in whole days, UTC):
 cron expression (``"0 6 * * MON"``)
     on each day on which the expression fires at least once. The time of day is
     only used to pick days; the order within a day is the order of the list.
+``on request``
+    never by itself: only when a notebook named in its ``requested_by`` asks.
+
+Runs on request (`fti.request_run`): a notebook listed in another one's
+``requested_by`` may ask for a run of it, for example monitoring asking for
+training when its verdict is RETRAIN. The answer is given by ``on_request``:
+
+``next day``
+    the requested notebook is due the next day, at its own place in the day's
+    order (as if its schedule said so; if it is due anyway, it runs once).
+``same day``
+    it runs the same day after the notebook that asked: at its own place if that
+    comes later in the day, otherwise at the end of the day, after every
+    scheduled notebook. A notebook runs at most once a day, so a same-day
+    request for a notebook that already ran that day is answered the next day.
+
+A request is kept in the store until a run of the requested notebook
+succeeds, so a request made on the last simulated day is answered by the next
+``fti run`` that covers the following day. Each run's reason (``scheduled``, or
+``requested by 05_monitoring: drift in age``) is in the run log.
 """
 
 from __future__ import annotations
@@ -47,25 +73,30 @@ DEFAULT_TIMEOUT = 3600.0
 RUN_DATE_PARAMETER = "run_date"
 
 _TOP_LEVEL_KEYS = {"system", "start", "timeout", "parameters", "pipelines"}
-_ENTRY_KEYS = {"notebook", "schedule", "after", "parameters", "timeout"}
+_ENTRY_KEYS = {"notebook", "schedule", "after", "parameters", "timeout", "requested_by", "on_request"}
 _ALIASES = {"daily": 1, "weekly": 7}
+ON_REQUEST_NEXT_DAY = "next day"
+ON_REQUEST_SAME_DAY = "same day"
+_ON_REQUEST = (ON_REQUEST_NEXT_DAY, ON_REQUEST_SAME_DAY)
 
 
 @dataclass(frozen=True)
 class Cadence:
-    """How often a notebook runs: ``once``, every N days, or on the days a cron expression fires.
+    """How often a notebook runs: ``once``, every N days, on the days a cron expression fires, or on request.
 
     Attributes:
         text: The schedule as written in the file.
         every_days: N for "every N days" (1 for daily, 7 for weekly); ``None`` otherwise.
         cron: The cron expression; ``None`` otherwise.
         once: True for ``once``.
+        on_request_only: True for ``on request``: never due by itself.
     """
 
     text: str
     every_days: int | None = None
     cron: str | None = None
     once: bool = False
+    on_request_only: bool = False
 
     @classmethod
     def parse(cls, text: object, where: str = "schedule") -> Cadence:
@@ -80,6 +111,8 @@ class Cadence:
         lowered = cleaned.lower()
         if lowered == "once":
             return cls(text=cleaned, once=True)
+        if lowered == "on request":
+            return cls(text=cleaned, on_request_only=True)
         if lowered in _ALIASES:
             return cls(text=cleaned, every_days=_ALIASES[lowered])
         words = lowered.split()
@@ -97,6 +130,8 @@ class Cadence:
             last_success_before: The latest day before ``day`` on which the notebook
                 succeeded, or ``None`` if it never did.
         """
+        if self.on_request_only:
+            return False
         if self.once:
             return last_success_before is None
         if self.every_days is not None:
@@ -104,7 +139,8 @@ class Cadence:
         return _cron_fires_on(self.cron, day)
 
 
-_SCHEDULE_HELP = "use once, daily, weekly, 'every N days' or a cron expression such as '0 6 * * MON'"
+_SCHEDULE_HELP = ("use once, daily, weekly, 'every N days', 'on request' or a cron expression such as "
+                  "'0 6 * * MON'")
 
 
 def _valid_cron(expression: str, where: str) -> str:
@@ -139,6 +175,9 @@ class Pipeline:
         parameters: Parameters from the file (shared ones merged with its own), without ``run_date``.
         timeout: Seconds one execution may take.
         position: Index in the day's order, from 0.
+        requested_by: Notebooks that may ask for a run of this one (`fti.request_run`).
+        on_request: When such a request is answered: ``"next day"`` or ``"same day"``;
+            ``None`` when no notebook may ask.
     """
 
     name: str
@@ -148,6 +187,8 @@ class Pipeline:
     parameters: Mapping[str, Any]
     timeout: float
     position: int
+    requested_by: tuple[str, ...] = ()
+    on_request: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,7 +281,8 @@ def load_schedule(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Sc
     Raises:
         UnknownSystemError: No schedule for that system.
         ScheduleError: Unreadable file or YAML, unknown or malformed field, missing
-            notebook, or an ``after`` that does not name an earlier notebook.
+            notebook, an ``after`` that does not name an earlier notebook, or a
+            ``requested_by`` that does not name a notebook of the schedule.
     """
     path = find_schedule_file(system, notebooks_dir)
     import yaml
@@ -307,9 +349,41 @@ def parse_schedule(document: object, path: str | Path) -> Schedule:
         after = _after(entry.get("after"), {p.name for p in pipelines}, name, f"{where}.after")
         parameters = {**shared_parameters, **_parameters(entry.get("parameters"), f"{where}.parameters")}
         timeout = _timeout(entry.get("timeout", default_timeout), f"{where}.timeout")
+        requested_by, on_request = _on_request(entry, cadence, name, where)
         pipelines.append(Pipeline(name=name, notebook=notebook, cadence=cadence, after=after,
-                                  parameters=parameters, timeout=timeout, position=position))
+                                  parameters=parameters, timeout=timeout, position=position,
+                                  requested_by=requested_by, on_request=on_request))
+    names = [p.name for p in pipelines]
+    for pipeline in pipelines:
+        for requester in pipeline.requested_by:
+            if requester not in names:
+                raise ScheduleError(
+                    f"{path}: pipelines[{pipeline.position}] ({pipeline.name}).requested_by: {requester!r} is not a "
+                    f"notebook of this schedule; its notebooks: {', '.join(names)}")
     return Schedule(system=system.strip(), path=path, pipelines=tuple(pipelines), start=start)
+
+
+def _on_request(entry: dict, cadence: Cadence, name: str, where: str) -> tuple[tuple[str, ...], str | None]:
+    """``requested_by`` and ``on_request`` of one entry, checked (the requesters' existence is checked later)."""
+    raw = entry.get("requested_by")
+    if raw is None:
+        if entry.get("on_request") is not None:
+            raise ScheduleError(f"{where}.on_request: needs requested_by, the notebooks that may ask for a run")
+        if cadence.on_request_only:
+            raise ScheduleError(f"{where}.schedule: 'on request' needs requested_by, the notebooks that may ask "
+                                f"for a run, e.g. requested_by: [05_monitoring]")
+        return (), None
+    names = [raw] if isinstance(raw, str) else raw
+    if not isinstance(names, list) or not names or not all(isinstance(item, str) and item.strip() for item in names):
+        raise ScheduleError(f"{where}.requested_by: expected a list of notebook names, found {raw!r}")
+    requesters = tuple(dict.fromkeys(item.strip().removesuffix(".ipynb") for item in names))
+    if name in requesters:
+        raise ScheduleError(f"{where}.requested_by: a notebook cannot ask for a run of itself")
+    when = entry.get("on_request", ON_REQUEST_NEXT_DAY)
+    cleaned = " ".join(str(when).replace("_", " ").split()).lower() if isinstance(when, str) else None
+    if cleaned not in _ON_REQUEST:
+        raise ScheduleError(f"{where}.on_request: {when!r} is not 'next day' or 'same day'")
+    return requesters, cleaned
 
 
 def parse_date(value: object, where: str = "date") -> dt.date:
@@ -382,3 +456,74 @@ def _timeout(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ScheduleError(f"{where}: expected a positive number of seconds, found {value!r}")
     return float(value)
+
+
+def declared_parameters(notebook: Path) -> tuple[str, ...]:
+    """The names a notebook's cell tagged ``parameters`` assigns, in order (empty without such a cell).
+
+    Read from the cell's Python source (``x = 1`` and ``x: int = 1``), as papermill's
+    own inspection does, without starting a kernel.
+
+    Raises:
+        ScheduleError: The notebook cannot be read, or its parameters cell is not valid Python.
+    """
+    import ast
+    import json
+
+    try:
+        document = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ScheduleError(f"{notebook}: cannot read its parameters: {exc}") from None
+    cells = document.get("cells", []) if isinstance(document, dict) else []
+    for cell in cells:
+        if "parameters" not in (cell.get("metadata", {}).get("tags") or []):
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise ScheduleError(f"{notebook}: the cell tagged parameters is not valid Python: {exc.msg} "
+                                f"(line {exc.lineno})") from None
+        names: list[str] = []
+        for statement in tree.body:
+            targets = statement.targets if isinstance(statement, ast.Assign) else (
+                [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+        return tuple(dict.fromkeys(names))
+    return ()
+
+
+def parameter_overrides(schedule: Schedule, overrides: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Which notebook gets which override (``fti run -p NAME=VALUE``): only those that declare ``NAME``.
+
+    papermill injects any parameter it is given and only warns when the notebook
+    does not declare it, so an override is given to a notebook only if its cell
+    tagged ``parameters`` assigns that name.
+
+    Args:
+        schedule: The system's schedule.
+        overrides: ``{name: value}`` from the command line.
+
+    Returns:
+        ``{notebook name: {name: value}}`` for every notebook of the schedule
+        (an empty mapping for those that declare none of the names).
+
+    Raises:
+        ScheduleError: An override of ``run_date`` (set for each day by the runner),
+            a name that is not an identifier, or one that no notebook of the schedule declares.
+    """
+    declared = {pipeline.name: declared_parameters(pipeline.notebook) for pipeline in schedule.pipelines}
+    for name in overrides:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ScheduleError(f"parameter {name!r}: not a valid parameter name")
+        if name == RUN_DATE_PARAMETER:
+            raise ScheduleError(f"-p {RUN_DATE_PARAMETER}: set by the runner for each day; choose the days with "
+                                f"--start/--days or --date instead")
+        if not any(name in names for names in declared.values()):
+            known = sorted({item for names in declared.values() for item in names} - {RUN_DATE_PARAMETER})
+            raise ScheduleError(
+                f"-p {name}: no notebook of {schedule.system} declares a parameter {name!r} in its cell tagged "
+                f"parameters; they declare: {', '.join(known) or 'none'}")
+    return {pipeline: {name: value for name, value in overrides.items() if name in names}
+            for pipeline, names in declared.items()}

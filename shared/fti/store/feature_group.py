@@ -151,6 +151,24 @@ class FeatureGroup:
         self._meta, commit = self._engine.feature_groups.insert(self.name, self.version, features)
         return commit
 
+    def delete(self) -> None:
+        """Delete this feature group version: its rows and their history, commits, validation reports, online copy.
+
+        As in the Hopsworks client, only this version goes; other versions stay.
+        Unlike there, the delete is refused while a feature view reads this version,
+        so no view is left with a query naming a missing group: delete the view first.
+        All or nothing. Afterwards ``get_or_create_feature_group`` with the same name
+        and version makes a new, empty group whose first insert defines its columns
+        again; its commit ids never repeat the deleted ones.
+
+        Raises:
+            FeatureGroupNotFoundError: It does not exist (any more).
+            InUseError: A feature view reads it; nothing was deleted.
+        """
+        name, version = self.name, self.version
+        self._engine.feature_groups.delete(
+            name, version, readers=lambda con: self._engine.feature_views.readers(con, name, version))
+
     # -- expectations ----------------------------------------------------------------------------
 
     def save_expectation_suite(self, expectation_suite: Any, validation_ingestion_policy: str = "strict") -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 from fti.exceptions import (
     ExpectationsFailedError,
     FeatureGroupNotFoundError,
+    InUseError,
     InvalidSuiteError,
     ParameterError,
     SchemaError,
@@ -39,7 +40,8 @@ from fti.store.schema import BIGINT, TIMESTAMP, VARCHAR, Columns, check_keys, co
 from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows
 
 INGESTION_POLICIES = {"strict": "strict", "warn": "warn", "always": "warn"}
-KEY_TYPES = (BIGINT, VARCHAR)
+# Timestamps may be keys too: a forecast is identified by the time it is for (its valid time).
+KEY_TYPES = (BIGINT, VARCHAR, TIMESTAMP)
 COMMIT_COLUMN = "_fti_commit"
 SUPERSEDED_COLUMN = "_fti_superseded"
 
@@ -201,7 +203,8 @@ def first_schema(meta: FeatureGroupMeta, features: Any) -> Columns:
             raise SchemaError(f"{meta.label}: primary key column '{key}' is missing from the DataFrame")
         if types[key] not in KEY_TYPES:
             raise SchemaError(
-                f"{meta.label}: primary key column '{key}' has type {types[key]}; keys must be whole numbers or text"
+                f"{meta.label}: primary key column '{key}' has type {types[key]}; keys must be whole numbers, "
+                "text or datetimes"
             )
     if meta.event_time:
         if meta.event_time not in types:
@@ -291,13 +294,23 @@ class FeatureGroupEngine:
         return meta
 
     def list_all(self) -> pd.DataFrame:
-        """Every feature group: name, version, keys, online flag, description."""
+        """Every feature group: name, version, keys, online flag, description, commits, rows, last commit time."""
         with self._storage.connect() as con:
-            return fetch_frame(
+            frame = fetch_frame(
                 con,
-                "SELECT name, version, primary_key, event_time, online_enabled, description FROM fti_feature_groups "
-                "ORDER BY name, version",
+                "SELECT g.name, g.version, g.primary_key, g.event_time, g.online_enabled, g.description, "
+                "g.columns IS NOT NULL AS has_rows, count(c.commit_id) AS commits, "
+                "max(c.committed_at) AS last_commit_at FROM fti_feature_groups g "
+                "LEFT JOIN fti_commits c ON c.fg_name = g.name AND c.fg_version = g.version "
+                "GROUP BY ALL ORDER BY g.name, g.version",
             )
+            # Rows in the latest state: what a read() without as_of returns.
+            rows = []
+            for name, version, has_rows in zip(frame["name"], frame["version"], frame["has_rows"], strict=True):
+                latest = state_sql(FeatureGroupMeta(name, int(version), ()), None)
+                rows.append(int(fetch_rows(con, f"SELECT count(*) FROM ({latest})")[0][0]) if has_rows else 0)
+            frame.insert(len(frame.columns) - 1, "rows", rows)
+        return frame.drop(columns="has_rows")
 
     def save_expectation_suite(self, name: str, version: int, suite: dict, policy: str) -> FeatureGroupMeta:
         """Attach (or replace) the suite every insert is validated against; return the new metadata."""
@@ -317,6 +330,55 @@ class FeatureGroupEngine:
                 [name, version],
             )
             return FeatureGroupMeta.from_record(fetch_record(con, _RECORD_SQL, [name, version]))
+
+    def delete(self, name: str, version: int, readers: Callable[[Any], list[str]]) -> None:
+        """Delete a feature group version: its rows with their history, commits, validation reports, online copy.
+
+        All or nothing, and refused while a feature view reads it. Its commit ids
+        are never given out again (training datasets of other views name commits).
+
+        Args:
+            name: The feature group.
+            version: Its version.
+            readers: Given the open connection, the feature views whose query reads
+                this version, e.g. ``["'titanic' v1"]`` (the feature view engine knows
+                queries; this engine does not).
+
+        Raises:
+            FeatureGroupNotFoundError: There is no such feature group.
+            InUseError: A feature view reads it; nothing was deleted.
+        """
+        meta = self.get(name, version)
+
+        def refuse_if_read(con: Any) -> None:
+            views = readers(con)
+            if views:
+                raise InUseError(
+                    f"{meta.label} cannot be deleted: feature view {', '.join(views)} reads it. Delete the view "
+                    "first (fs.get_feature_view(name, version).delete()), or keep this version and create "
+                    f"version {version + 1}"
+                )
+
+        with self._storage.connect() as con:
+            refuse_if_read(con)
+        # The online table goes before and after the offline delete. Before: if the offline delete fails,
+        # a missing online table is rebuilt from the history. After: a sync by another process in between
+        # cannot leave old rows for a new feature group of the same name and version to serve.
+        self._online.drop(meta.table)
+        with self._storage.transaction() as con:
+            if fetch_record(con, _RECORD_SQL, [name, version]) is None:
+                raise FeatureGroupNotFoundError(f"{meta.label} was deleted meanwhile by another process")
+            refuse_if_read(con)
+            last = fetch_rows(con, "SELECT max(commit_id) FROM fti_commits WHERE fg_name = ? AND fg_version = ?",
+                              [name, version])[0][0]
+            con.execute(f"DROP TABLE IF EXISTS {quote(meta.table)}")
+            for table, name_column, version_column in (("fti_commits", "fg_name", "fg_version"),
+                                                       ("fti_validation_reports", "fg_name", "fg_version"),
+                                                       ("fti_feature_groups", "name", "version")):
+                con.execute(f"DELETE FROM {table} WHERE {name_column} = ? AND {version_column} = ?", [name, version])
+            con.execute("INSERT INTO fti_deleted VALUES (?, ?, ?, ?, ?)",
+                        ["feature group", name, version, arguments.now(), last])
+        self._online.drop(meta.table)
 
     # -- commits -------------------------------------------------------------------------------
 
@@ -344,6 +406,7 @@ class FeatureGroupEngine:
                 raise ExpectationsFailedError(f"'{name}' v{version}", outcome.failures, report_id)
 
         with self._storage.transaction() as con:
+            self._storage.claim_timeline(con)  # a simulated and a real-clock commit never share a store
             stored = FeatureGroupMeta.from_record(fetch_record(con, _RECORD_SQL, [name, version]))
             schema_changed = bool(stored.columns) and list(stored.columns) != columns
             if not schema_changed:
@@ -388,7 +451,11 @@ class FeatureGroupEngine:
 
         Public so that tests can wrap the connection it uses and fail a commit half-way.
         """
-        commit_id = int(fetch_rows(con, "SELECT coalesce(max(commit_id), 0) + 1 FROM fti_commits")[0][0])
+        # Past every id ever given, those of deleted feature groups included: an id means one state forever.
+        commit_id = int(fetch_rows(
+            con, "SELECT greatest((SELECT coalesce(max(commit_id), 0) FROM fti_commits), "
+            "(SELECT coalesce(max(last_commit), 0) FROM fti_deleted)) + 1",
+        )[0][0])
         committed_at = arguments.now()
         report_id = self._record_report(con, meta, outcome, ingested=True) if outcome is not None else None
 

@@ -144,7 +144,13 @@ class FeatureStore:
         return FeatureGroup(self._engine, self._engine.feature_groups.get(name, version))
 
     def get_feature_groups(self) -> pd.DataFrame:
-        """Every feature group: name, version, keys, online flag, description."""
+        """Every feature group, one row per version, to browse a store.
+
+        Returns:
+            Columns ``name``, ``version``, ``primary_key``, ``event_time``,
+            ``online_enabled``, ``description``, ``commits`` (inserts so far),
+            ``rows`` (in the latest state) and ``last_commit_at``; empty when there is none.
+        """
         return self._engine.feature_groups.list_all()
 
     # -- feature views --------------------------------------------------------------------------
@@ -208,6 +214,16 @@ class FeatureStore:
         meta = self._engine.feature_views.get(name, version, given)
         handles = [FeatureGroup(self._engine, fg) for fg in meta.plan.feature_groups]
         return FeatureView(self._engine, meta, Query(self._engine, meta.plan, handles))
+
+    def get_feature_views(self) -> pd.DataFrame:
+        """Every feature view, one row per version, to browse a store (`get_feature_view` opens one).
+
+        Returns:
+            Columns ``name``, ``version``, ``labels`` (a list), ``training_datasets``
+            (how many `train_test_split` recorded), ``description`` and ``created_at``;
+            empty when there is none.
+        """
+        return self._engine.feature_views.list_all()
 
     def get_transformation_function(self, name: str, **params: Any) -> Transformation:
         """A built-in transformation by name: ``label_encoder``, ``one_hot_encoder``, ``standard_scaler``,

@@ -121,6 +121,22 @@ class FeatureView:
             f"labels={self.labels})"
         )
 
+    def delete(self) -> None:
+        """Delete this feature view version and its training datasets (as in the Hopsworks client).
+
+        Its feature groups and their data stay. Refused while a model version was
+        trained from it: that model needs the view's transformations to predict, so
+        delete the model versions first. All or nothing.
+
+        Raises:
+            FeatureViewNotFoundError: It does not exist (any more).
+            InUseError: A model version was trained from it; nothing was deleted.
+        """
+        name, version = self.name, self.version
+        self._engine.feature_views.delete(
+            name, version, users=lambda con: self._engine.models.trained_from(con, name, version))
+        self._bind(UNBOUND)
+
     # -- shared steps ---------------------------------------------------------------------------
 
     def _bind(self, binding: Binding) -> None:

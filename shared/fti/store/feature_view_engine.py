@@ -23,7 +23,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from fti.exceptions import FeatureViewNotFoundError, QueryError, ServingError, TrainingDatasetNotFoundError
+from fti.exceptions import (
+    FeatureViewNotFoundError,
+    InUseError,
+    QueryError,
+    ServingError,
+    TrainingDatasetNotFoundError,
+)
 from fti.names import check_name
 from fti.store import arguments
 from fti.store.feature_group_engine import FeatureGroupEngine, FeatureGroupMeta
@@ -545,6 +551,42 @@ class FeatureViewEngine:
         return self._meta(record, plan, functions)
 
     @staticmethod
+    def readers(con: Any, name: str, version: int) -> list[str]:
+        """Feature views whose query reads feature group ``name`` v``version``, as ``"'view' v1"``, on ``con``."""
+        rows = fetch_rows(con, "SELECT name, version, query FROM fti_feature_views ORDER BY name, version")
+        return [f"'{view}' v{view_version}" for view, view_version, query in rows
+                if (name, version) in QueryPlan.feature_groups_in(json.loads(query))]
+
+    def delete(self, name: str, version: int, users: Callable[[Any], list[str]]) -> None:
+        """Delete a feature view version and its training datasets, all or nothing.
+
+        Args:
+            name: The feature view.
+            version: Its version.
+            users: Given the open connection, the models trained from this version, e.g.
+                ``["'titanic' v1"]``: while there are any, the delete is refused.
+
+        Raises:
+            FeatureViewNotFoundError: There is no such feature view.
+            InUseError: A model version was trained from it; nothing was deleted.
+        """
+        label = f"feature view '{name}' v{version}"
+        with self._storage.transaction() as con:
+            if fetch_record(con, _VIEW_SQL, [name, version]) is None:
+                raise FeatureViewNotFoundError(f"there is no {label} in the store {self._storage.path}")
+            models = users(con)
+            if models:
+                raise InUseError(
+                    f"{label} cannot be deleted: model {', '.join(models)} was trained from it and would lose its "
+                    "transformations. Delete those model versions first (model.delete()), or keep this version "
+                    f"and create version {version + 1}"
+                )
+            con.execute("DELETE FROM fti_training_datasets WHERE fv_name = ? AND fv_version = ?", [name, version])
+            con.execute("DELETE FROM fti_feature_views WHERE name = ? AND version = ?", [name, version])
+            con.execute("INSERT INTO fti_deleted VALUES (?, ?, ?, ?, NULL)",
+                        ["feature view", name, version, arguments.now()])
+
+    @staticmethod
     def _meta(record: dict[str, Any], plan: QueryPlan,
               functions: Mapping[str, OnDemand | None]) -> FeatureViewMeta:
         where = f"feature view '{record['name']}' v{record['version']}"
@@ -605,6 +647,10 @@ class FeatureViewEngine:
     def _save_training_dataset(self, view: FeatureViewMeta, binding: Binding, commit: int, split: Split,
                                description: str) -> int:
         with self._storage.transaction() as tx:
+            if fetch_record(tx, _VIEW_SQL, [view.name, view.version]) is None:
+                # A handle kept in a notebook after fv.delete(): no training dataset without its view.
+                raise FeatureViewNotFoundError(
+                    f"{view.label} was deleted: create it again with fs.get_or_create_feature_view(...)")
             version = int(fetch_rows(
                 tx, "SELECT coalesce(max(td_version), 0) + 1 FROM fti_training_datasets "
                 "WHERE fv_name = ? AND fv_version = ?",
@@ -649,6 +695,18 @@ class FeatureViewEngine:
         frame = self.read(view, dataset.as_of_commit)
         train_rows, test_rows = dataset.split.rows(frame, view.plan.left.event_time)
         return TrainingData(frame, train_rows, test_rows, dataset.split, Binding.of(view, dataset))
+
+    def list_all(self) -> pd.DataFrame:
+        """Every feature view: name, version, labels, number of training datasets, description, created_at."""
+        with self._storage.connect() as con:
+            frame = fetch_frame(
+                con,
+                "SELECT v.name, v.version, v.labels, count(t.td_version) AS training_datasets, v.description, "
+                "v.created_at FROM fti_feature_views v LEFT JOIN fti_training_datasets t "
+                "ON t.fv_name = v.name AND t.fv_version = v.version GROUP BY ALL ORDER BY v.name, v.version",
+            )
+        frame["labels"] = [json.loads(labels) for labels in frame["labels"]]
+        return frame
 
     def training_datasets(self, name: str, version: int) -> pd.DataFrame:
         """Every training dataset version of a view: when, which commit, how it split."""

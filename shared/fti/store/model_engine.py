@@ -9,6 +9,7 @@ the version's row, so a failed save leaves neither a row nor a folder behind.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -19,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from fti.exceptions import ModelNotFoundError
+from fti.exceptions import InUseError, ModelNotFoundError
 from fti.store import arguments, artifacts
 from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows
 
@@ -115,8 +116,12 @@ class ModelEngine:
             digest = artifacts.checksum(staging)
             created_at = arguments.now()
             with self._storage.transaction() as con:
+                self._storage.claim_timeline(con)  # model versions follow the store's timeline too
+                # Past every version ever given, deleted ones included: "v3" in a run log means one model.
                 version = int(fetch_rows(
-                    con, "SELECT coalesce(max(version), 0) + 1 FROM fti_models WHERE name = ?", [draft.name]
+                    con, "SELECT greatest((SELECT coalesce(max(version), 0) FROM fti_models WHERE name = ?), "
+                    "(SELECT coalesce(max(version), 0) FROM fti_deleted WHERE kind = 'model' AND name = ?)) + 1",
+                    [draft.name, draft.name],
                 )[0][0])
                 final = root / str(version)
                 if final.exists():  # left by a process that died before its commit: no row points to it
@@ -165,6 +170,59 @@ class ModelEngine:
             frame = fetch_frame(con, "SELECT * FROM fti_models WHERE name = ? ORDER BY version", [name])
         return [ModelRecord.from_row(dict(row)) for row in frame.to_dict(orient="records")]
 
+    @staticmethod
+    def trained_from(con: Any, fv_name: str, fv_version: int) -> list[str]:
+        """Model versions trained from feature view ``fv_name`` v``fv_version``, as ``"'titanic' v1"``, on ``con``."""
+        rows = fetch_rows(con, "SELECT name, version FROM fti_models WHERE fv_name = ? AND fv_version = ? "
+                          "ORDER BY name, version", [fv_name, fv_version])
+        return [f"'{name}' v{version}" for name, version in rows]
+
+    def delete(self, name: str, version: int) -> None:
+        """Delete a model version: its row and its artifact folder, all or nothing.
+
+        The folder is first renamed aside, so a failed delete can put it back; it is
+        removed once the row is gone. The version number is never given out again.
+
+        Raises:
+            ModelNotFoundError: No such model or version.
+            InUseError: An alias points at this version; nothing was deleted.
+        """
+        record = self.get(name, version)
+        folder = self.artifact_path(record)
+        aside = folder.with_name(f".deleting-{folder.name}-{uuid.uuid4().hex}") if folder is not None else None
+        moved = False
+        try:
+            with self._storage.transaction() as con:
+                if fetch_record(con, "SELECT version FROM fti_models WHERE name = ? AND version = ?",
+                                [name, version]) is None:
+                    raise ModelNotFoundError(f"{record.label} was deleted meanwhile by another process")
+                aliases = [alias for (alias,) in fetch_rows(
+                    con, "SELECT alias FROM fti_model_aliases WHERE name = ? AND version = ? ORDER BY alias",
+                    [name, version])]
+                if aliases:
+                    quoted = ", ".join(f"'{alias}'" for alias in aliases)
+                    raise InUseError(
+                        f"{record.label} cannot be deleted: alias {quoted} points at it, and pipelines load models "
+                        f"by alias. Point the alias at another version first (mr.set_alias({name!r}, "
+                        f"{aliases[0]!r}, VERSION)) or remove it (mr.delete_alias({name!r}, {aliases[0]!r}))"
+                    )
+                if folder is not None and aside is not None and folder.exists():
+                    folder.rename(aside)
+                    moved = True
+                con.execute("DELETE FROM fti_models WHERE name = ? AND version = ?", [name, version])
+                con.execute("INSERT INTO fti_deleted VALUES (?, ?, ?, ?, NULL)",
+                            ["model", name, version, arguments.now()])
+        except BaseException:
+            if moved and aside is not None and folder is not None:
+                aside.rename(folder)
+            raise
+        if moved and aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
+        if folder is not None:
+            # The model's last version: no empty models/NAME/ left behind (unless a save just began there).
+            with contextlib.suppress(OSError):
+                folder.parent.rmdir()
+
     def alias_version(self, name: str, alias: str) -> int:
         """The version ``alias`` points to.
 
@@ -195,6 +253,25 @@ class ModelEngine:
         with self._storage.transaction() as con:
             con.execute("DELETE FROM fti_model_aliases WHERE name = ? AND alias = ?", [name, alias])
 
+    def list_all(self) -> pd.DataFrame:
+        """Every version of every model: name, version, metrics, aliases, created_at, feature view, description."""
+        with self._storage.connect() as con:
+            frame = fetch_frame(
+                con,
+                "SELECT m.name, m.version, m.metrics, "
+                "coalesce(list(a.alias ORDER BY a.alias) FILTER (WHERE a.alias IS NOT NULL), []) AS aliases, "
+                "m.created_at, m.fv_name, m.fv_version, m.td_version, m.description FROM fti_models m "
+                "LEFT JOIN fti_model_aliases a ON a.name = m.name AND a.version = m.version "
+                "GROUP BY ALL ORDER BY m.name, m.version",
+            )
+        frame["metrics"] = [json.loads(metrics) for metrics in frame["metrics"]]
+        frame["aliases"] = [list(aliases) for aliases in frame["aliases"]]
+        frame.insert(5, "feature_view", [
+            None if fv is None or pd.isna(fv) else f"{fv} v{int(version)}"
+            for fv, version in zip(frame.pop("fv_name"), frame.pop("fv_version"), strict=True)])
+        frame["td_version"] = frame["td_version"].astype("Int64")
+        return frame.rename(columns={"td_version": "training_dataset_version"})
+
     def aliases(self, name: str) -> dict[str, int]:
         """``{alias: version}`` of a model."""
         with self._storage.connect() as con:
@@ -215,6 +292,12 @@ class ModelEngine:
         folder = self.artifact_path(record)
         if folder is None or record.sha256 is None:
             raise ModelNotFoundError(f"{record.label} is not saved yet: call model.save(trained_model) first")
+        if not folder.is_dir():
+            with self._storage.connect() as con:
+                if fetch_record(con, "SELECT version FROM fti_models WHERE name = ? AND version = ?",
+                                [record.name, record.version]) is None:
+                    # A handle kept after model.delete(): say so, rather than "the artifact is missing".
+                    raise ModelNotFoundError(f"{record.label} was deleted from the registry at {self.path}")
         artifacts.verify(folder, record.sha256, record.label)
         return folder
 

@@ -13,12 +13,14 @@ offline history, so the two never disagree for long.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fti.names import quote
@@ -29,13 +31,20 @@ _STATE_DDL = (
 )
 
 
+# Times are written as this exact text, so that a time used as a key finds its row however it
+# was given (pd.Timestamp, datetime, with or without microseconds).
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
+
+
 def _to_sqlite(value: object) -> object:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:  # NaN
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+    if isinstance(value, (dt.datetime, np.datetime64)):  # pd.Timestamp too; naive times are UTC, as everywhere
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return stamp.strftime(_TIME_FORMAT)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
@@ -46,7 +55,7 @@ def _column_to_sqlite(column: pd.Series) -> list[object]:
     missing = column.isna()
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         # Stored as ISO text in UTC; the reader parses it back with pd.Timestamp.
-        column = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        column = column.dt.tz_convert("UTC").dt.strftime(_TIME_FORMAT)
     if not missing.any():
         return column.tolist()
     return column.astype(object).where(~missing, None).tolist()
@@ -148,6 +157,18 @@ class OnlineStore:
                 "INSERT OR REPLACE INTO fti_online_state (table_name, applied_commit) VALUES (?, ?)",
                 (table, commit_id),
             )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def drop(self, table: str) -> None:
+        """Remove ``table`` and the record of its last commit, in one SQLite transaction (nothing if absent)."""
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
+            con.execute("DELETE FROM fti_online_state WHERE table_name = ?", (table,))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -6,7 +6,10 @@ Every joined feature group adds columns to each observation with a
 point-in-time join: the values come from the row with the same key whose event
 time is the latest one *not after* the observation's event time. A feature that
 only became known later never leaks into an earlier observation, and an
-observation with no earlier feature row keeps its place with nulls.
+observation with no earlier feature row keeps its place with nulls. A join may
+take the observation's time from another datetime column (``observation_time``):
+a forecast target's features are joined as of its issue time, its label as of
+its target time.
 
 `Query` is a thin handle on a `fti.store.query_engine.QueryPlan`, which holds the
 parts, checks the joins and writes the SQL.
@@ -75,8 +78,15 @@ class Query:
         return self._plan.columns
 
     def join(self, sub_query: Query, on: list[str] | None = None, left_on: list[str] | None = None,
-             right_on: list[str] | None = None, join_type: str = "left", prefix: str | None = None) -> Query:
+             right_on: list[str] | None = None, join_type: str = "left", prefix: str | None = None,
+             observation_time: str | None = None) -> Query:
         """Join another feature group's selection, point-in-time, on the label side's event time.
+
+        Each observation gets the other group's row with the same key and the latest
+        event time not after the observation's time: the label side's event time, or
+        the column ``observation_time`` names. A forecast made at an issue time may use
+        what was known then (the default, when the issue time is the event time), while
+        its label is what happened at the target time (``observation_time="target_time"``).
 
         Args:
             sub_query: ``other_fg.select([...])``: one feature group.
@@ -86,10 +96,14 @@ class Query:
             right_on: The matching key columns of the other group.
             join_type: Only ``"left"``: every observation is kept.
             prefix: Put before the other group's column names, to avoid clashes.
+            observation_time: A datetime column of the query so far to join as of, instead
+                of the label side's event time.
 
         Raises:
             QueryError: A key list is a single string, no common key, unknown key columns,
-                mismatched key types, or two output columns with the same name.
+                mismatched key types, two output columns with the same name, or an
+                ``observation_time`` that is not a datetime column of the query so far (or
+                given for a group without event time).
         """
         if not isinstance(sub_query, Query):
             raise QueryError(f"join expects a query such as fg.select([...]), got {type(sub_query).__name__}")
@@ -98,7 +112,9 @@ class Query:
         where = f"joining {sub_query._plan.left.label}"
         keys = [None if value is None else arguments.names(value, argument, where, "key column", QueryError)
                 for argument, value in (("on", on), ("left_on", left_on), ("right_on", right_on))]
-        plan = self._plan.join(sub_query._plan, *keys, prefix)
+        if observation_time is not None and not isinstance(observation_time, str):
+            raise QueryError(f"{where}: observation_time must be a column name, got {observation_time!r:.80}")
+        plan = self._plan.join(sub_query._plan, *keys, prefix, observation_time)
         return Query(self._engine, plan, self._feature_groups + sub_query._feature_groups)
 
     # -- persistence -----------------------------------------------------------------------------
@@ -117,20 +133,21 @@ class Query:
         """
         try:
             parts = [(item["feature_group"], item["version"], list(item["features"]),
-                      [tuple(pair) for pair in item["on"]], item["prefix"]) for item in data["parts"]]
+                      [tuple(pair) for pair in item["on"]], item["prefix"], item.get("observation_time"))
+                     for item in data["parts"]]
         except (KeyError, TypeError) as exc:
             raise QueryError(f"not a query description (as Query.to_dict makes): {data!r:.200} ({exc!r})") from None
         if not parts:
             raise QueryError("a query description needs at least one part")
         query = None
-        for name, version, features, on, prefix in parts:
+        for name, version, features, on, prefix, observation_time in parts:
             selected = feature_store.get_feature_group(name, version).select(features)
             if query is None:
                 query = selected
             else:
                 # The stored key pairs, given explicitly, rebuild exactly the stored join.
                 query = query.join(selected, left_on=[left for left, _ in on], right_on=[right for _, right in on],
-                                   prefix=prefix or None)
+                                   prefix=prefix or None, observation_time=observation_time or None)
         return query
 
     def __eq__(self, other: object) -> bool:

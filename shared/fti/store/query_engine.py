@@ -26,6 +26,7 @@ from fti.exceptions import QueryError
 from fti.names import check_name, quote
 from fti.store import arguments
 from fti.store.feature_group_engine import FeatureGroupEngine, FeatureGroupMeta, state_sql
+from fti.store.schema import TIMESTAMP
 from fti.store.storage import Store, fetch_frame
 
 
@@ -38,12 +39,15 @@ class QueryPart:
         features: The columns selected from it.
         on: ``((column of the query so far, column of this group), ...)``; empty for the label side.
         prefix: Put before this group's column names in the result.
+        observation_time: The column of the query so far whose time this group is joined as of;
+            empty for the label side's event time.
     """
 
     feature_group: FeatureGroupMeta
     features: tuple[str, ...]
     on: tuple[tuple[str, str], ...] = ()
     prefix: str = ""
+    observation_time: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,12 +146,17 @@ class QueryPlan:
         return self.left.upsert_key
 
     def join(self, right: QueryPlan, on: list[str] | None, left_on: list[str] | None,
-             right_on: list[str] | None, prefix: str | None) -> QueryPlan:
+             right_on: list[str] | None, prefix: str | None, observation_time: str | None = None) -> QueryPlan:
         """This plan with ``right`` (one feature group) joined point-in-time.
 
+        Args:
+            observation_time: A datetime column of the query so far to join ``right`` as of,
+                instead of the label side's event time (None).
+
         Raises:
-            QueryError: No common key, unknown key columns, mismatched key types, or
-                two output columns with the same name.
+            QueryError: No common key, unknown key columns, mismatched key types, two output
+                columns with the same name, or an ``observation_time`` that is not a datetime
+                column of the query so far, or given for a group without event time.
         """
         if len(right.parts) != 1:
             raise QueryError("join one feature group at a time: chain q.join(a.select(...)).join(b.select(...))")
@@ -189,8 +198,31 @@ class QueryPlan:
                     f"joining {label}: key '{left_key}' is {left_type} on the left but '{right_key}' is "
                     f"{right_types[right_key]} in {label}"
                 )
-        joined = QueryPart(fg, part.features, tuple(zip(left_keys, right_keys, strict=True)), prefix or "")
+        if observation_time is not None:
+            self._check_observation_time(observation_time, fg)
+        joined = QueryPart(fg, part.features, tuple(zip(left_keys, right_keys, strict=True)), prefix or "",
+                           observation_time or "")
         return QueryPlan.of([*self.parts, joined])
+
+    def _check_observation_time(self, column: str, fg: FeatureGroupMeta) -> None:
+        """Refuse an ``observation_time`` that cannot say when each observation joins ``fg``.
+
+        Raises:
+            QueryError: ``fg`` has no event time, or ``column`` is not a datetime column of the query so far.
+        """
+        label = fg.label
+        if not fg.event_time:
+            raise QueryError(
+                f"joining {label}: observation_time='{column}' needs an event time on {label}, and it has none"
+            )
+        if column not in self.output:
+            raise QueryError(
+                f"joining {label}: observation_time '{column}' is not a column of the query so far {self.columns}"
+            )
+        if self.output[column].sql_type != TIMESTAMP:
+            raise QueryError(
+                f"joining {label}: observation_time '{column}' holds {self.output[column].sql_type}, not datetimes"
+            )
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -204,10 +236,17 @@ class QueryPlan:
                     "features": list(part.features),
                     "on": [list(pair) for pair in part.on],
                     "prefix": part.prefix,
+                    # Only when set, so views stored before the option existed keep their exact description.
+                    **({"observation_time": part.observation_time} if part.observation_time else {}),
                 }
                 for part in self.parts
             ]
         }
+
+    @staticmethod
+    def feature_groups_in(data: Any) -> set[tuple[str, int]]:
+        """``{(name, version)}`` of the feature groups a `to_dict` description reads (without looking them up)."""
+        return {(item["feature_group"], int(item["version"])) for item in data["parts"]}
 
     @classmethod
     def from_dict(cls, data: Any, feature_group: Callable[[str, int], FeatureGroupMeta]) -> QueryPlan:
@@ -224,7 +263,7 @@ class QueryPlan:
             items = data["parts"]
             parts = [
                 QueryPart(feature_group(item["feature_group"], item["version"]), tuple(item["features"]),
-                          tuple(tuple(pair) for pair in item["on"]), item["prefix"])
+                          tuple(tuple(pair) for pair in item["on"]), item["prefix"], item.get("observation_time", ""))
                 for item in items
             ]
         except (KeyError, TypeError) as exc:
@@ -277,10 +316,13 @@ class QueryPlan:
             fg = part.feature_group
             keys = " AND ".join(f"{source[left]} = {alias}.{quote(right)}" for left, right in part.on)
             state = state_sql(fg, as_of_commit)
-            if fg.event_time and root.event_time:
+            # The time each observation is joined as of: the label side's event time, or the column asked for.
+            when = source[part.observation_time] if part.observation_time else (
+                f"o.{quote(root.event_time)}" if root.event_time else None)
+            if fg.event_time and when:
                 froms.append(
                     f"ASOF LEFT JOIN ({state}) AS {alias} ON {keys} "
-                    f"AND o.{quote(root.event_time)} >= {alias}.{quote(fg.event_time)}"
+                    f"AND {when} >= {alias}.{quote(fg.event_time)}"
                 )
             elif fg.event_time:
                 # No observation time: take each key's newest row.
@@ -293,9 +335,9 @@ class QueryPlan:
             else:
                 froms.append(f"LEFT JOIN ({state}) AS {alias} ON {keys}")
             stale = None
-            if fg.ttl is not None and fg.event_time and root.event_time:
+            if fg.ttl is not None and fg.event_time and when:
                 ttl_us = int(fg.ttl.total_seconds() * 1_000_000)
-                stale = f"epoch_us(o.{quote(root.event_time)}) - epoch_us({alias}.{quote(fg.event_time)}) > {ttl_us}"
+                stale = f"epoch_us({when}) - epoch_us({alias}.{quote(fg.event_time)}) > {ttl_us}"
             for out, origin in self.output.items():
                 if origin.part == index:
                     value = f"{alias}.{quote(origin.column)}"

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import numbers
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -144,6 +144,21 @@ class Model:
         """
         return self._registry._engine.models.load(self._record)
 
+    def delete(self) -> None:
+        """Delete this model version: its registry entry and its artifact folder (as in the Hopsworks client).
+
+        Other versions stay, and the version number is never given again. Refused
+        while an alias (``production``) points at it: inference pipelines load by
+        alias, so move or remove the alias first. All or nothing.
+
+        Raises:
+            ModelNotFoundError: It is not saved, or was deleted already.
+            InUseError: An alias points at it; nothing was deleted.
+        """
+        if self.version is None:
+            raise ModelNotFoundError(f"{self.label} is not saved, so there is nothing to delete")
+        self._registry._engine.models.delete(self.name, self.version)
+
     def download(self) -> str:
         """The artifact folder, checked (Hopsworks returns a local copy; here it is already local).
 
@@ -266,8 +281,30 @@ class ModelRegistry:
             version = self._engine.models.alias_version(name, check_name(alias, f"model '{name}': alias"))
         return self._model(self._engine.models.get(name, version))
 
-    def get_models(self, name: str) -> list[Model]:
-        """Every version of a model, oldest first."""
+    @overload
+    def get_models(self, name: str) -> list[Model]: ...
+
+    @overload
+    def get_models(self, name: None = None) -> pd.DataFrame: ...
+
+    def get_models(self, name: str | None = None) -> list[Model] | pd.DataFrame:
+        """Every version of a model, oldest first; without a name, a table of every model to browse.
+
+        Args:
+            name: The model (as in the Hopsworks client); ``None`` lists every model.
+
+        Returns:
+            With a name, the `Model` versions (an empty list for a model that does not
+            exist). Without one, a DataFrame with one row per version: ``name``,
+            ``version``, ``metrics`` (a dict), ``aliases`` (a list, e.g.
+            ``["production"]``), ``created_at``, ``feature_view`` (``"titanic v1"``),
+            ``training_dataset_version`` and ``description``; empty when the registry is.
+
+        Raises:
+            InvalidNameError: ``name`` is not a valid name.
+        """
+        if name is None:
+            return self._engine.models.list_all()
         check_name(name, "model")
         return [self._model(record) for record in self._engine.models.versions(name)]
 

@@ -35,10 +35,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from fti.exceptions import ParameterTypeError, StoreBusyError, StoreConfigError
+from fti.clock import NOW_VARIABLE, now
+from fti.exceptions import ParameterTypeError, StoreBusyError, StoreConfigError, TimelineError
 from fti.paths import DATA_DIR
 
 STORE_VARIABLE = "FTI_STORE"
+# The timeline a store follows: a simulation (a fixed clock) or the real clock; see `Store.claim_timeline`.
+TIMELINE_SIMULATED = "simulated"
+TIMELINE_REAL = "real"
 LOCK_TIMEOUT_VARIABLE = "FTI_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0
 OFFLINE_FILE = "offline.duckdb"
@@ -131,6 +135,20 @@ CREATE TABLE IF NOT EXISTS fti_model_aliases (
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (name, alias)
 );
+-- Settings of the store as a whole, e.g. the timeline its commits follow (see Store.claim_timeline).
+CREATE TABLE IF NOT EXISTS fti_store_settings (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+-- What fg.delete(), fv.delete() and model.delete() removed. Commit ids and model versions
+-- are never given out twice: a training dataset or a run log naming one keeps meaning it.
+CREATE TABLE IF NOT EXISTS fti_deleted (
+    kind VARCHAR NOT NULL,                 -- 'feature group', 'feature view' or 'model'
+    name VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    deleted_at TIMESTAMPTZ NOT NULL,
+    last_commit BIGINT                     -- a feature group's newest commit id, else NULL
+);
 """
 
 
@@ -140,6 +158,18 @@ def default_store_path() -> Path:
     if configured:
         return Path(configured).expanduser().resolve()
     return DATA_DIR / "store"
+
+
+def current_timeline() -> str:
+    """The timeline this process writes on: ``simulated`` when ``FTI_NOW`` fixes the clock, else ``real``.
+
+    Raises:
+        InvalidTimeError: ``FTI_NOW`` is set but is not a time.
+    """
+    if os.environ.get(NOW_VARIABLE):
+        now()  # a malformed FTI_NOW is reported as such (InvalidTimeError), not as a timeline problem
+        return TIMELINE_SIMULATED
+    return TIMELINE_REAL
 
 
 def _lock_timeout() -> float:
@@ -245,6 +275,72 @@ class Store:
                 con.execute(_METADATA_DDL)
             self._schema_ready = True
         return con
+
+    # -- the timeline: real-clock work never lands in a simulation ----------------------------------
+    #
+    # Time travel (`as_of` a time), commit order and a simulation's own clock assume that a
+    # simulated store's commits all follow the simulated clock. A real-clock commit from
+    # JupyterLab in the middle of a simulated January would be read by the simulation's
+    # pipelines as if it belonged to it (new passengers feeding training, a model promoted by
+    # hand). The first commit records the store's timeline; a simulated store then refuses
+    # commits and model versions on the real clock. The other way round, a fixed clock in a
+    # real-clock store is allowed where it happens on purpose (`fti run --now` gives days it
+    # catches up the clock of their evening, tests fix the clock); `fti run --start/--days`
+    # refuses such a store before it starts (`check_timeline`).
+
+    def recorded_timeline(self) -> str | None:
+        """The timeline this store's commits follow (``simulated`` or ``real``), or None before its first."""
+        with self.connect() as con:
+            rows = fetch_rows(con, "SELECT value FROM fti_store_settings WHERE key = 'timeline'")
+        return rows[0][0] if rows else None
+
+    def check_timeline(self, timeline: str, what: str, advice: str | None = None) -> None:
+        """Refuse, before it starts, work on ``timeline`` in a store that follows the other one.
+
+        Args:
+            timeline: ``simulated`` or ``real``.
+            what: The work, for the message (``"fti run titanic --now"``).
+            advice: What to do instead, for the message (default: the general advice).
+
+        Raises:
+            TimelineError: The store follows the other timeline.
+        """
+        recorded = self.recorded_timeline()
+        if recorded is not None and recorded != timeline:
+            raise TimelineError(self._timeline_problem(recorded, what, advice))
+
+    def claim_timeline(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a writing transaction: record the timeline on the first commit; refuse real-clock writes later.
+
+        Raises:
+            TimelineError: The store holds a simulation and this process runs on the real clock;
+                the caller's transaction rolls back.
+            InvalidTimeError: ``FTI_NOW`` is set but is not a time.
+        """
+        current = current_timeline()
+        rows = fetch_rows(con, "SELECT value FROM fti_store_settings WHERE key = 'timeline'")
+        if not rows:
+            con.execute("INSERT INTO fti_store_settings VALUES ('timeline', ?)", [current])
+        elif rows[0][0] == TIMELINE_SIMULATED and current == TIMELINE_REAL:
+            raise TimelineError(self._timeline_problem(TIMELINE_SIMULATED, "this process"))
+
+    def _timeline_problem(self, recorded: str, what: str, advice: str | None = None) -> str:
+        if recorded == TIMELINE_SIMULATED:
+            advice = advice or (
+                f"Reading this store is fine; to write, use another store (`make lab` uses data/lab-store; "
+                f"fti.get_feature_store(\"data/lab-store\") or {STORE_VARIABLE}=...), or set {NOW_VARIABLE} to "
+                f"continue the simulation")
+            return (
+                f"the store {self.path} holds a simulation (its commits follow a fixed clock, {NOW_VARIABLE}, "
+                f"as `fti run --start/--days` and `make notebooks` set it), and {what} runs on the real clock: "
+                f"its commits would mix with the simulated days. {advice}"
+            )
+        advice = advice or f"Use another store, or delete the folder {self.path} to start over"
+        return (
+            f"the store {self.path} follows the real clock (its commits were made without {NOW_VARIABLE}, e.g. "
+            f"from JupyterLab or `fti run --now`), and {what} runs on a simulated clock: its commits would mix "
+            f"with the real ones. {advice}"
+        )
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -7,6 +7,10 @@ mini/ is a three-notebook system with a schedule (``mini/pipelines.yml``):
     01_backfill   once     writes the days before run_date to the feature group ``mini_counts``
     02_features   daily    writes run_date's row; raises if run_date == fail_on
     03_predict    daily    after 02_features: reads the group as of now and prints a summary
+and two notebooks its schedule does not list, for the tests of runs on request
+(test_on_demand.py writes a schedule that adds them):
+    04_monitor    asks for a run of 05_retrain (fti.request_run) when run_date == alarm_on
+    05_retrain    prints its run date and clock
 The others are for `fti batch` and the executors:
     square        prints x * x for its parameter x
     raises        raises ValueError in its second cell
@@ -58,6 +62,14 @@ def main() -> None:
           "import fti\n"
           "frame = fti.get_feature_store().get_feature_group('mini_counts', version=1).read(as_of=fti.now())\n"
           "print(run_date, len(frame), 'rows, mean', round(frame['count'].mean(), 3), 'at', fti.now())")
+    write(mini / "04_monitor.ipynb", 'run_date: str = "2026-01-05"\nalarm_on: str = ""',
+          "import fti\n"
+          "if run_date == alarm_on:\n"
+          "    fti.request_run('05_retrain', reason=f'alarm on {run_date}')\n"
+          "else:\n"
+          "    print('all quiet on', run_date)")
+    write(mini / "05_retrain.ipynb", 'run_date: str = "2026-01-05"',
+          "import fti\nprint('retrained on', run_date, 'at', fti.now())")
     write(HERE / "square.ipynb", "x = 2", "print(x * x)")
     write(HERE / "raises.ipynb", "message = 'broken on purpose'", "raise ValueError(message)", "print('not reached')")
     write(HERE / "forever.ipynb", 'pid_file = ""',

@@ -59,7 +59,9 @@ def simulation(tmp_path_factory):
         run("02_feature_pipeline", runs, store, f"{day}T23:00:00Z", run_date=day, passengers_per_day=PER_DAY,
             drift_start=DRIFT_FROM, drift_age_shift=25.0)
         run("04_batch_inference", runs, store, f"{day}T23:10:00Z", run_date=day, dashboard_dir=str(dashboards))
-    monitoring = run("05_monitoring", runs, store, f"{DAYS[-1]}T23:20:00Z", run_date=DAYS[-1], window_days=2)
+    # Four days of 30 passengers: 120 rows, enough for monitoring to judge (at least 100).
+    monitoring = run("05_monitoring", runs, store, f"{DAYS[-1]}T23:20:00Z", run_date=DAYS[-1], window_days=4,
+                     dashboard_dir=str(dashboards))
     return {"store": store, "dashboards": dashboards, "monitoring": monitoring}
 
 
@@ -95,17 +97,38 @@ def test_predictions_match_the_production_model_on_the_feature_view(simulation):
     assert stored.loc[batch["passenger_id"], "survival_probability"].tolist() == pytest.approx(list(expected))
 
 
-def test_the_dashboard_shows_the_last_day(simulation):
+def test_the_dashboard_shows_the_last_day_with_both_panels(simulation):
     page = simulation["dashboards"] / "index.html"
     text = page.read_text()
-    assert f"run date {DAYS[-1]}" in text
-    assert text.count("data:image/png;base64,") >= 2
-    assert not list(simulation["dashboards"].glob("*.tmp"))
+    assert f"run date {DAYS[-1]} · model titanic v1" in text
+    # Inference's panel first, then monitoring's: the verdict, and figures of both.
+    assert text.index('id="04_batch_inference"') < text.index('id="05_monitoring"')
+    assert '<div class="verdict retrain"><strong>RETRAIN</strong>' in text
+    assert text.count("data:image/png;base64,") == 3  # predicted survival; accuracy and drift over time
+    assert "promoted v1 to production: there was no production model" in text
+    # Missing ages show as a dash, never as an empty cell.
+    passengers = fti.get_feature_store(simulation["store"]).get_feature_group("passengers", 1).read()
+    last_day = passengers[passengers["boarded_at"].dt.strftime("%Y-%m-%d") == DAYS[-1]]
+    assert last_day["age"].isna().any()  # so the page has some to show
+    assert "<td>—</td>" in text and "<td></td>" not in text
+    assert not list(simulation["dashboards"].rglob("*.tmp"))
+
+
+def test_the_decisions_are_kept_in_the_store(simulation):
+    fs = fti.get_feature_store(simulation["store"])
+    promotions = fs.get_feature_group("titanic_promotions", 1).read()
+    assert promotions["candidate_version"].tolist() == [1] and promotions["promoted"].tolist() == [True]
+    history = fs.get_feature_group("titanic_monitoring", 1).read()
+    assert history["run_date"].tolist() == [DAYS[-1]]
+    assert history["status"].tolist() == ["RETRAIN"] and history["rows"].tolist() == [PER_DAY * len(DAYS)]
+    assert history["psi_age"].iloc[0] > 0.2 and history["model_version"].tolist() == [1]
 
 
 def test_monitoring_finds_the_injected_age_drift(simulation):
     output = printed(simulation["monitoring"])
     assert "RETRAIN" in output and "drift in age" in output
+    # Outside the scheduler, the request for retraining only says what it would ask for.
+    assert "nothing is scheduled" in output and "03_training_pipeline" in output
     tables = [
         output_item["data"]["text/plain"]
         for cell in simulation["monitoring"].cells if cell.cell_type == "code"

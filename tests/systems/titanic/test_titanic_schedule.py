@@ -2,8 +2,8 @@
 
 The runner's rules are tested on a generic system in tests/run/test_schedule.py;
 this checks that the Titanic's own files say what its README promises: backfill
-once, training weekly, features, inference and monitoring daily, in an order in
-which inference always finds a model.
+once, training the first day and then only when monitoring asks for it, features,
+inference and monitoring daily, in an order in which inference always finds a model.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_the_schedule_file_is_valid_as_committed():
     assert all(pipeline.notebook.parent == FOLDER for pipeline in schedule.pipelines)
 
 
-def test_first_weeks_backfill_once_training_weekly_the_rest_daily(tmp_path):
+def test_first_weeks_backfill_once_training_on_request_the_rest_daily(tmp_path):
     schedule = load_schedule("titanic")
     executor = RecordingExecutor()
     summary = runner.simulate(schedule, 15, store=Store(tmp_path / "store"), runs_dir=tmp_path / "runs",
@@ -56,8 +56,11 @@ def test_first_weeks_backfill_once_training_weekly_the_rest_daily(tmp_path):
     assert executor.names_on("2026-01-05") == ["01_feature_backfill", "03_training_pipeline", "02_feature_pipeline",
                                               "04_batch_inference", "05_monitoring"]
     assert executor.names_on("2026-01-06") == ["02_feature_pipeline", "04_batch_inference", "05_monitoring"]
+    # Nobody asked for training (these notebooks never run): it ran on the first day only.
     training_days = [day for day, name in executor.calls if name == "03_training_pipeline"]
-    assert training_days == ["2026-01-05", "2026-01-12", "2026-01-19"]
+    assert training_days == ["2026-01-05"]
+    training = schedule.pipeline("03_training_pipeline")
+    assert training.requested_by == ("05_monitoring",) and training.on_request == "next day"
     assert [name for _, name in executor.calls].count("01_feature_backfill") == 1
 
 
