@@ -17,6 +17,10 @@ class InvalidTimeError(FTIError, ValueError):
     """A date or time the kit cannot read: ``FTI_NOW``, ``as_of``, a start or end time."""
 
 
+class NotebookFormatError(FTIError, ValueError):
+    """A file that should be a notebook is not one (no list of cells)."""
+
+
 class InvalidNameError(FTIError, ValueError):
     """A name (feature group, column, model, alias) is not a valid identifier."""
 

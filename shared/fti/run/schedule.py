@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fti.exceptions import ScheduleError, UnknownSystemError
+from fti.exceptions import FTIError, ScheduleError, UnknownSystemError
 from fti.paths import NOTEBOOKS_DIR
 
 SCHEDULE_FILE = "pipelines.yml"
@@ -285,18 +285,26 @@ def load_schedule(system: str | Path, notebooks_dir: Path = NOTEBOOKS_DIR) -> Sc
             ``requested_by`` that does not name a notebook of the schedule.
     """
     path = find_schedule_file(system, notebooks_dir)
-    import yaml
+    return parse_schedule(read_yaml(path, ScheduleError), path)
+
+
+def read_yaml(path: Path, error: type[FTIError]) -> object:
+    """Read one of the kit's YAML files (a schedule, a story), turning every failure into ``error``.
+
+    Raises:
+        FTIError: ``error``, naming the file: unreadable, not valid YAML, or a value YAML
+            cannot build (2026-13-01 looks like a date and the date constructor refuses it).
+    """
+    import yaml  # on first use: `import fti` stays quick
 
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScheduleError(f"{path}: cannot be read: {exc}") from None
+        raise error(f"{path}: cannot be read: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+        raise error(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     except ValueError as exc:
-        # YAML reads 2026-13-01 as a date and the date constructor refuses it.
-        raise ScheduleError(f"{path}: a value is not valid: {exc}") from None
-    return parse_schedule(document, path)
+        raise error(f"{path}: a value is not valid: {exc}") from None
 
 
 def yaml_problem(exc: Exception) -> str:

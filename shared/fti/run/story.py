@@ -124,25 +124,14 @@ def load_story(folder: str | Path) -> Story:
     Raises:
         StoryError: No story file, unreadable YAML, an unknown or malformed field, or a missing notebook.
     """
-    import yaml
-
-    from fti.run.schedule import yaml_problem
+    from fti.run.schedule import read_yaml
 
     path = Path(folder).expanduser()
     path = path if path.suffix in {".yml", ".yaml"} else path / STORY_FILE
     if not path.is_file():
         raise StoryError(f"{path}: no story file, so its notebooks cannot be executed reproducibly; "
                          f"write one like notebooks/titanic/{STORY_FILE}")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoryError(f"{path}: cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise StoryError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
-    except ValueError as exc:
-        # YAML reads 2026-13-01 as a date and the date constructor refuses it.
-        raise StoryError(f"{path}: a value is not valid: {exc}") from None
-    return parse_story(document, path.resolve())
+    return parse_story(read_yaml(path, StoryError), path.resolve())
 
 
 def parse_story(document: object, path: str | Path) -> Story:

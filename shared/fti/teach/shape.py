@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fti.exceptions import FTIError, ScheduleError, UnknownSystemError
+from fti.exceptions import FTIError, NotebookFormatError, ScheduleError, UnknownSystemError
 from fti.paths import NOTEBOOKS_DIR, RUNS_DIR
 
 if TYPE_CHECKING:
@@ -233,11 +233,11 @@ def _read_notebook(path: Path) -> dict:
     """The notebook's JSON document.
 
     Raises:
-        ValueError: Not a readable notebook.
+        NotebookFormatError: Not a notebook (a subclass of ValueError, as json's own error is).
     """
     document = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
-        raise ValueError("not a notebook: no list of cells")
+        raise NotebookFormatError("not a notebook: no list of cells")
     return document
 
 
