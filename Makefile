@@ -67,7 +67,10 @@ lab: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_store.py
+	$(BIN)/python benchmarks/bench_commits.py
+	$(BIN)/python benchmarks/bench_online_checks.py
 	$(BIN)/python benchmarks/bench_runner.py
+	$(BIN)/python benchmarks/bench_executors.py
 
 # Needs uv (pip install uv); resolves for every platform and Python >= 3.11 at once.
 lock:

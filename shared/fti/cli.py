@@ -6,6 +6,8 @@
     fti run titanic --days 28 -p drift_start=2026-01-10   with a parameter for every notebook declaring it
     fti runs titanic                               the run log
     fti store                                      what a store holds (also: fti ls)
+    fti store check                                read every file of a store, report damage
+    fti store backup DEST                          copy a store to a new folder, consistently
     fti batch notebooks/ --workers 2               every notebook, a report of what passed
     fti batch nb.ipynb --grid alpha=0.1,1,10       one notebook over parameter values
     fti exercises build                            regenerate the student copies of the exercises
@@ -35,6 +37,10 @@ import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fti.run.executors import Executor
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -66,6 +72,10 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
+
+
+_EXECUTOR_HELP = ("where the {what} run: local (default: worker processes here), dask (a Dask LocalCluster of "
+                  "--workers processes here), or dask://HOST:PORT (the workers of a running Dask scheduler)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true",
                      help="print nothing while it runs (default: progress bars on a terminal, otherwise one "
                           "line per notebook run)")
+    run.add_argument("--no-kernel-pool", action="store_true",
+                     help="start a new kernel for every notebook instead of taking one from a pool started "
+                          "ahead of need (same as FTI_KERNEL_POOL=0)")
 
     runs = commands.add_parser("runs", help="list recorded runs",
                                description="List the run log kept in the store (the same table as fti.get_runs()).")
@@ -131,11 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
             name, help="what a store holds" + (" (same as fti store)" if name == "ls" else ""),
             description=("List what a store holds: feature groups with their commits and rows, feature views with "
                          "their training datasets, models with their versions, metrics and aliases, and the most "
-                         "recent runs. It only reads."),
+                         "recent runs. It only reads."
+                         + (" `fti store check` reads every file and reports damage; `fti store backup DEST` "
+                            "copies the store to a new folder." if name == "store" else "")),
         )
         browse.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
         browse.add_argument("--runs", type=_non_negative_int, default=10, metavar="N",
                             help="how many recent runs to list (default: 10; 0: none)")
+        if name == "store":
+            browse.add_argument(
+                "action", nargs="?", choices=["check", "backup"], metavar="check|backup",
+                help="check: read every file of the store (every offline table in full, SQLite's integrity check, "
+                     "every model checksum) and exit non-zero if any is damaged; backup DEST: copy the store to "
+                     "the new folder DEST while no other process writes (without an action: list the store)")
+            browse.add_argument("destination", nargs="?", metavar="DEST", help="with backup: the new folder")
 
     batch = commands.add_parser(
         "batch", help="execute many notebooks, or one over a grid of parameters, in parallel",
@@ -152,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                        help="run every notebook once per value (repeatable: every combination)")
     batch.add_argument("--workers", type=_positive_int, metavar="N",
-                       help="executions at once (default: number of cores)")
+                       help="executions at once on this machine (default: number of cores)")
+    batch.add_argument("--executor", default="local", metavar="KIND",
+                       help=_EXECUTOR_HELP.format(what="executions"))
     batch.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                        help="time limit of each execution, kernel start included (default: 600)")
     batch.add_argument("--store", metavar="DIR", help="one store shared by every execution (default: a fresh one each)")
@@ -187,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--timeout", type=_seconds, default=180.0, metavar="SECONDS",
                        help="time limit of each submission (default: 180)")
     grade.add_argument("--workers", type=_positive_int, metavar="N",
-                       help="submissions at once (default: number of cores)")
+                       help="submissions at once on this machine (default: number of cores)")
+    grade.add_argument("--executor", default="local", metavar="KIND",
+                       help=_EXECUTOR_HELP.format(what="submissions"))
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     new = commands.add_parser(
@@ -258,6 +284,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from fti.paths import RUNS_DIR
     from fti.run import runner
     from fti.run.batch import parse_assignments
+    from fti.run.executors import InProcessExecutor
     from fti.run.schedule import load_schedule, parse_date
     from fti.store.storage import Store
 
@@ -283,15 +310,21 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     store = Store(args.store)
     runs_dir = Path(args.runs_dir) if args.runs_dir else RUNS_DIR
     progress = False if args.no_progress else None
-    if args.resume:
-        summary = runner.resume(schedule, store=store, runs_dir=runs_dir, progress=progress)
-    elif date or args.now:
-        catch_up = runner.DEFAULT_CATCH_UP_DAYS if args.catch_up is None else args.catch_up
-        summary = runner.run_date(schedule, date, catch_up=catch_up, store=store, runs_dir=runs_dir,
-                                  force=args.force, progress=progress, overrides=overrides)
-    else:
-        summary = runner.simulate(schedule, args.days, start=start, store=store, runs_dir=runs_dir,
-                                  force=args.force, progress=progress, overrides=overrides)
+    # None: the runner makes its own executor (with a kernel pool for long runs) and closes it.
+    executor = InProcessExecutor(kernel_pool=False) if args.no_kernel_pool else None
+    try:
+        if args.resume:
+            summary = runner.resume(schedule, store=store, runs_dir=runs_dir, progress=progress, executor=executor)
+        elif date or args.now:
+            catch_up = runner.DEFAULT_CATCH_UP_DAYS if args.catch_up is None else args.catch_up
+            summary = runner.run_date(schedule, date, catch_up=catch_up, store=store, runs_dir=runs_dir,
+                                      force=args.force, progress=progress, overrides=overrides, executor=executor)
+        else:
+            summary = runner.simulate(schedule, args.days, start=start, store=store, runs_dir=runs_dir,
+                                      force=args.force, progress=progress, overrides=overrides, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     print(summary.table())
     return 0 if summary.ok else EXIT_FAILED
 
@@ -336,16 +369,44 @@ def _assignments(text: object) -> str:
 
 
 def _store(args: argparse.Namespace) -> int:
+    action = getattr(args, "action", None)
+    if action is not None:
+        return _store_maintenance(args, action)
     from fti.run.overview import store_overview
 
     print(store_overview(args.store, runs=args.runs))
     return 0
 
 
+def _store_maintenance(args: argparse.Namespace, action: str) -> int:
+    """``fti store check`` and ``fti store backup DEST`` (see `fti.run.maintenance`)."""
+    from fti.exceptions import ParameterError, StoreConfigError
+    from fti.run.maintenance import PROBLEM, backup_store, check_store
+    from fti.store.storage import OFFLINE_FILE, Store, default_store_path
+
+    path = Path(args.store).expanduser().resolve() if args.store else default_store_path()
+    if not (path / OFFLINE_FILE).exists():  # checked first: opening a Store creates its folder
+        raise StoreConfigError(f"there is no store at {path} (no {OFFLINE_FILE}): nothing to {action}")
+    store = Store(path)
+    if action == "backup":
+        if not args.destination:
+            raise ParameterError("fti store backup needs a destination folder: fti store backup DEST")
+        print(f"backed up {store.path} to {backup_store(store, args.destination)}")
+        return 0
+    if args.destination:
+        raise ParameterError(f"fti store check takes no folder (got {args.destination!r}); use --store DIR")
+    findings = check_store(store)
+    for finding in findings:
+        print(finding)
+    problems = sum(finding.status == PROBLEM for finding in findings)
+    print(f"{store.path}: " + (f"{problems} problem(s)" if problems else "no problems found"))
+    return EXIT_FAILED if problems else 0
+
+
 def _batch(args: argparse.Namespace) -> int:
     from fti.run.batch import BATCH_DIR, find_notebooks, parse_assignments, plan_batch, run_batch
-    from fti.run.executors import LocalExecutor
 
+    executor = _executor(args.executor, args.workers)
     notebooks = find_notebooks(args.paths)
     parameters = parse_assignments(args.param, many=False)
     grid = parse_assignments(args.grid, many=True)
@@ -356,8 +417,9 @@ def _batch(args: argparse.Namespace) -> int:
         out_dir = BATCH_DIR / (args.name or stamp)
     requests = plan_batch(notebooks, out_dir, parameters=parameters, grid=grid, timeout=args.timeout,
                           store=args.store, cwd=args.cwd)
-    with LocalExecutor(workers=args.workers) as executor:
-        print(f"{len(requests)} execution(s) with {min(executor.workers, len(requests))} worker(s); "
+    with executor:
+        _connect_remote(executor)
+        print(f"{len(requests)} execution(s) {_where(executor, len(requests))}; "
               f"report in {out_dir.resolve()}", file=sys.stderr)
         report = run_batch(requests, executor, out_dir, progress=False if args.no_progress else None)
     for result in report.results:
@@ -368,6 +430,46 @@ def _batch(args: argparse.Namespace) -> int:
     print(f"{len(report.results)} execution(s) in {report.wall_seconds:.1f} s: {counts}\n"
           f"report: {report.html_path}\n        {report.csv_path}")
     return 0 if report.ok and len(report.results) == len(requests) else EXIT_FAILED
+
+
+def _executor(option: str, workers: int | None) -> Executor:
+    """The executor ``--executor`` names; nothing starts before its first execution.
+
+    Raises:
+        ExecutorError: An unknown kind, a malformed ``dask://`` address, or ``--workers`` with one.
+    """
+    from fti.exceptions import ExecutorError
+    from fti.run.executors import LocalExecutor
+
+    if option == "local":
+        return LocalExecutor(workers=workers)
+    if option == "dask" or option.startswith("dask://"):
+        # Imported only here: dask itself is imported when the executor first connects.
+        from fti.run.dask_executor import DaskExecutor, scheduler_address
+
+        if option == "dask":
+            return DaskExecutor(workers=workers)
+        address = scheduler_address(option)
+        if workers is not None:
+            raise ExecutorError(f"--workers: the scheduler at {option} has workers of its own; start more there "
+                                f"with `dask worker {address} --nthreads 1`, or leave out --workers")
+        return DaskExecutor(address=address)
+    raise ExecutorError(f"--executor {option!r}: expected local, dask, or dask://HOST:PORT (a running Dask scheduler)")
+
+
+def _connect_remote(executor: Executor) -> None:
+    """Reach a running Dask scheduler now, so an unreachable one is reported before any work."""
+    if getattr(executor, "address", None) is not None:
+        executor.connect()  # type: ignore[attr-defined]
+
+
+def _where(executor: Executor, executions: int) -> str:
+    """Where a batch runs, for its first line: ``with 2 worker(s)``, ``on a Dask LocalCluster of 4 worker(s)``."""
+    describe = getattr(executor, "describe", None)
+    if describe is not None:
+        return f"on {describe()}"
+    workers = getattr(executor, "workers", 1)
+    return f"with {min(workers, executions)} worker(s)"
 
 
 def _exercises(args: argparse.Namespace) -> int:
@@ -417,13 +519,13 @@ def _reset_exercises(names: list[str], every: bool) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from fti.paths import RUNS_DIR
-    from fti.run.executors import LocalExecutor
     from fti.teach import exercises
 
     out_dir = Path(args.out) if args.out else RUNS_DIR / "grades" / dt.datetime.now().strftime("%Y-%m-%d_%H%M%S")
     # Workers start with the first submission: a missing folder (an ExerciseError, reported by
     # `main`) is found before any of them.
-    with LocalExecutor(workers=args.workers) as executor:
+    with _executor(args.executor, args.workers) as executor:
+        _connect_remote(executor)
         grades = exercises.grade(Path(args.submissions), out_dir, timeout=args.timeout, executor=executor,
                                  progress=not args.no_progress)
     for grade in grades:

@@ -125,6 +125,43 @@ class ServingError(FTIError, ValueError):
     """An online lookup cannot be served: missing serving keys or request parameters."""
 
 
+class ServingKeyError(ServingError, TypeError):
+    """A serving key value cannot be looked up: its type differs from the key column's, or it is out of range.
+
+    For example the text ``"2"`` for a whole-number key, or a ``uint64`` beyond the
+    64-bit signed range the store keeps.
+    """
+
+
+class DeltaLakeError(FTIError, ValueError):
+    """A feature group cannot be exported to, or imported from, a Delta Lake table; nothing was written.
+
+    For example the export folder exists already, or the feature group to import into does.
+    """
+
+
+class NotADeltaTableError(DeltaLakeError, NotFoundError):
+    """A path to import from is not a Delta Lake table (no ``_delta_log`` folder there)."""
+
+
+class DeltaSchemaError(DeltaLakeError, SchemaError):
+    """A Delta table does not fit a feature group.
+
+    A key or event time column is missing, a column has a type the kit cannot keep
+    (dates, decimals, nested types, nanosecond times), or keys are null or repeated.
+    """
+
+
+class DeltaHistoryError(DeltaLakeError):
+    """A Delta table's history cannot become feature group commits.
+
+    Rows deleted between two versions (a feature group's history only adds and
+    replaces rows), a schema that changes between versions, versions whose files
+    were vacuumed, or commit times out of order with the store's own commits.
+    ``history="latest"`` or ``commit_times="now"`` avoid most of these.
+    """
+
+
 class ArtifactIntegrityError(FTIError):
     """A model artifact on disk does not match the SHA-256 recorded when it was saved."""
 
@@ -135,6 +172,35 @@ class ModelSaveError(FTIError, ValueError):
 
 class StoreBusyError(FTIError, TimeoutError):
     """Another process held the store for longer than the bounded wait."""
+
+
+class WriterClosedError(FTIError, RuntimeError):
+    """A micro-batch writer was used after it was closed (``fg.micro_batch_writer()`` opens a new one)."""
+
+
+class StoreDamagedError(FTIError, RuntimeError):
+    """A database file of the store is damaged (truncated, overwritten, not a database at all).
+
+    The offline history (``offline.duckdb``) cannot be rebuilt: restore it from a backup
+    (``fti store backup``). The online copy (``online.sqlite``) is derived from it and is
+    rebuilt by itself; this error names it only when even that failed.
+    """
+
+
+class OnlineStoreRebuiltWarning(UserWarning):
+    """The online copy was damaged; it was moved aside (kept for inspection) and rebuilt from the history."""
+
+
+class NameClashError(InvalidNameError):
+    """A name differs from an existing one only in case (``Cards`` and ``cards``); the store refuses both spellings.
+
+    DuckDB, and therefore the store, treats names case-insensitively: two such names
+    would share one table.
+    """
+
+
+class OnlineCapacityError(SchemaError):
+    """An online-enabled feature group has more columns than the online copy (SQLite) can hold; nothing was written."""
 
 
 class StoreConfigError(FTIError, ValueError):
@@ -179,6 +245,10 @@ class ExecutionRequestError(FTIError, ValueError):
     Its output path is its source notebook, its time limit is not positive, two
     executions would write one output, or an executor is given no workers.
     """
+
+
+class ExecutorError(ExecutionRequestError):
+    """An executor cannot be chosen or reached: an unknown ``--executor``, an unreachable Dask scheduler."""
 
 
 class BatchError(FTIError, ValueError):

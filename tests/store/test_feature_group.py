@@ -493,6 +493,9 @@ class _ConnectionProxy:
 
     def execute(self, sql, *args, **kwargs):
         self._hook(sql, self._con)
+        # write_commit's SQL reads its frame by the local name _fti_incoming (a DuckDB replacement
+        # scan looks in the frame that calls execute): make it visible in this frame too.
+        _fti_incoming = sys._getframe(1).f_locals.get("_fti_incoming")  # noqa: F841
         return self._con.execute(sql, *args, **kwargs)
 
     def __getattr__(self, name):
@@ -515,8 +518,8 @@ def _fail_before_commit_row(monkeypatch, fg_table: str, seen: dict):
             ).fetchone()[0]
             raise OSError("disk full (simulated)")
 
-    def patched(self, con, meta, frame_, outcome):
-        return original(self, _ConnectionProxy(con, hook), meta, frame_, outcome)
+    def patched(self, con, meta, frame_, outcome, **known):
+        return original(self, _ConnectionProxy(con, hook), meta, frame_, outcome, **known)
 
     monkeypatch.setattr(FeatureGroupEngine, "write_commit", patched)
     return lambda: monkeypatch.setattr(FeatureGroupEngine, "write_commit", original)
@@ -582,18 +585,19 @@ _KILL_SCRIPT = textwrap.dedent(
         def execute(self, sql, *args, **kwargs):
             if hook == "before_commit_row" and sql.lstrip().startswith("INSERT INTO fti_commits"):
                 pause(hook)
+            _fti_incoming = sys._getframe(1).f_locals.get("_fti_incoming")  # read by name in the SQL
             result = self._con.execute(sql, *args, **kwargs)
-            if hook == "after_data_rows" and sql.lstrip().startswith("INSERT INTO") and "_fti_changes" in sql:
+            if hook == "after_data_rows" and sql.lstrip().startswith("INSERT INTO") and "_fti_incoming" in sql:
                 pause(hook)
             return result
         def __getattr__(self, name):
             return getattr(self._con, name)
 
     original = FeatureGroupEngine.write_commit
-    FeatureGroupEngine.write_commit = lambda self, con, meta, frame, outcome: original(
-        self, Proxy(con), meta, frame, outcome)
+    FeatureGroupEngine.write_commit = lambda self, con, meta, frame, outcome, **known: original(
+        self, Proxy(con), meta, frame, outcome, **known)
     if hook == "before_online_sync":
-        FeatureGroupEngine.sync_online = lambda self, meta: pause(hook)
+        FeatureGroupEngine.sync_online = lambda self, meta, *args, **kwargs: pause(hook)
 
     fs = fti.get_feature_store()
     fg = fs.get_feature_group("payments", 1)

@@ -11,6 +11,7 @@ import pytest
 
 import fti
 from fti.exceptions import ModelSaveError
+from fti.store import storage
 from fti.store.registry import ModelRegistry
 from fti.store.storage import Store
 
@@ -338,7 +339,7 @@ def test_a_failing_database_insert_leaves_no_version_and_no_artifact(mr, store_p
 
     import duckdb
 
-    original_connect = duckdb.connect
+    original_attach = storage.attach  # how the store opens its file
 
     class FailingInsert:
         def __init__(self, con):
@@ -352,12 +353,12 @@ def test_a_failing_database_insert_leaves_no_version_and_no_artifact(mr, store_p
         def __getattr__(self, name):
             return getattr(self._con, name)
 
-    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: FailingInsert(original_connect(*a, **k)))
+    monkeypatch.setattr(storage, "attach", lambda path: FailingInsert(original_attach(path)))
     with pytest.raises(duckdb.IOException, match="simulated"):
         mr.create_model("titanic", metrics={"accuracy": 0.9}).save({"w": 2})
     with pytest.raises(duckdb.IOException, match="simulated"):
         mr.create_model("fresh", metrics={"accuracy": 0.9}).save({"w": 2})
-    monkeypatch.setattr(duckdb, "connect", original_connect)
+    monkeypatch.setattr(storage, "attach", original_attach)
 
     assert version_rows(mr, "titanic") == [1]
     assert version_rows(mr, "fresh") == []

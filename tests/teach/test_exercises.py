@@ -70,11 +70,15 @@ def test_grading_restores_edited_and_deleted_checks():
     checks = [cell for cell in submission.cells if exercises.CHECK_TAG in cell.metadata.get("tags", [])]
     checks[0].source = "print('all good, trust me')"
     submission.cells.remove(checks[1])
+    submission.cells.append(nbformat.v4.new_code_cell("pass", id=checks[0].id))  # a second cell with a check's id
     graded = exercises.grading_version(master, submission)
     master_checks = [cell for cell in master.cells if {"check", "hidden-check"} & set(cell.metadata.get("tags", []))]
     graded_by_id = {cell.id: cell for cell in graded.cells}
     for cell in master_checks:
-        assert graded_by_id[cell.id].source == cell.source
+        # The master's check, behind the line that binds the genuine `check`.
+        assert graded_by_id[cell.id].source == f"{grading.GUARD_LINE}\n{cell.source}"
+    ids = [cell.id for cell in graded.cells]
+    assert len(ids) == len(set(ids)), "each check cell is in the graded copy once"
     # Restored cells keep the master's order.
     order = [cell.id for cell in graded.cells]
     assert order == sorted(order, key=[c.id for c in master.cells].index)
@@ -283,8 +287,11 @@ def graded(tmp_path_factory):
     _submit(submissions, "nameerror", TRAINING, name_error_in_task_1)
     _submit(submissions, "syntax", TRAINING, syntax_error_in_task_2)
     _submit(submissions, "badjoin", TRAINING, bad_join_in_task_1)
+    scratch = root / "scratch"  # the kernels' folders: two levels below it, a vandal's ../.. lands in it
+    scratch.mkdir()
     with LocalExecutor(workers=2) as executor:
-        grades = exercises.grade(submissions, root / "out", timeout=240, executor=executor, progress=False)
+        grades = exercises.grade(submissions, root / "out", timeout=240, executor=executor, progress=False,
+                                 scratch_dir=scratch)
     return root, {(g.student, g.exercise): g for g in grades}
 
 
@@ -369,7 +376,7 @@ def test_a_submission_cleaning_its_folder_keeps_its_score_and_cannot_reach_the_p
     grade = grades[("vandal", "04_monitoring_drift_check")]
     assert grade.points == grade.max_points, grade.failed_checks
     assert not (REPO_ROOT / "notebooks" / "HACKED.txt").exists()
-    assert list(root.rglob("HACKED.txt")), "the relative write should have landed inside the grading folder"
+    assert list((root / "scratch").rglob("HACKED.txt")), "the relative write should have landed in the scratch folder"
 
 
 @pytest.mark.slow
@@ -426,6 +433,8 @@ class Kernel:
         from jupyter_client.manager import start_new_kernel
 
         self.manager, self.client = start_new_kernel(kernel_name="python3", env=env, cwd=str(cwd))
+        # The outcomes the checks showed (`grading.RESULT_MIME`), in order.
+        self.outcomes: list[dict] = []
 
     def run(self, source: str) -> tuple[str, str]:
         """Execute one cell; return its status (``ok`` or ``error``) and everything it printed."""
@@ -435,6 +444,9 @@ class Kernel:
             content = message["content"]
             if message["msg_type"] == "stream":
                 printed.append(content["text"])
+            elif message["msg_type"] == "display_data" and grading.RESULT_MIME in content["data"]:
+                printed.append(content["data"]["text/plain"] + "\n")
+                self.outcomes.append(content["data"][grading.RESULT_MIME])
             elif message["msg_type"] == "error":
                 printed.append(f"{content['ename']}: {content['evalue']}")
 
@@ -457,8 +469,8 @@ def test_a_wrong_first_attempt_at_exercise_01_then_the_right_one_passes(tmp_path
     wrong = right.replace('.astype("int64")', '.astype("float64")').replace(
         'out["family_size"] == 1', '(out["family_size"] == 1).astype("int64")')
     assert wrong != right
-    stores, results = tmp_path / "exercise-stores", tmp_path / "results.jsonl"
-    env = {**os.environ, exercises.EXERCISE_STORES_VARIABLE: str(stores), grading.RESULTS_VARIABLE: str(results)}
+    stores = tmp_path / "exercise-stores"
+    env = {**os.environ, exercises.EXERCISE_STORES_VARIABLE: str(stores)}
     env.pop("FTI_STORE", None)
     env.pop("FTI_NOW", None)
     kernel = Kernel(env, cwd=exercises.STUDENT_DIR)
@@ -469,7 +481,7 @@ def test_a_wrong_first_attempt_at_exercise_01_then_the_right_one_passes(tmp_path
         store = stores / "01_feature_family_size"
         first = fti.get_feature_store(store).get_feature_group("exercise_family", 1)
         assert dict(first.columns)["travels_alone"] == "BIGINT", "the wrong attempt fixed the group's columns"
-        first_attempt = len(results.read_text().splitlines())
+        first_attempt = len(kernel.outcomes)
         # The right solution, then the cells after it again, in the same kernel and the same store
         # (the first cell, which would empty the store, is not run again).
         for cell in code[task_1:]:
@@ -477,13 +489,28 @@ def test_a_wrong_first_attempt_at_exercise_01_then_the_right_one_passes(tmp_path
             assert status == "ok", f"second attempt, cell {cell.id}: {printed}"
     finally:
         kernel.close()
-    records = [json.loads(line) for line in results.read_text().splitlines()[first_attempt:]]
+    records = kernel.outcomes[first_attempt:]
     assert {record["check"] for record in records} == set(exercises.checks_of(master))
     failed = {record["check"]: record["message"] for record in records if not record["passed"]}
     assert failed == {}, failed
     again = fti.get_feature_store(store).get_feature_group("exercise_family", 1)
     assert dict(again.columns)["travels_alone"] == "BOOLEAN"
     assert again.commit_details()["commit_id"].tolist() == [2], "the group was replaced in the same store"
+
+
+@pytest.mark.slow
+def test_a_graded_check_cell_numbers_its_lines_as_the_master_does(tmp_path):
+    env = {**os.environ, grading.GRADED_VARIABLE: "1"}
+    kernel = Kernel(env, cwd=tmp_path)
+    try:
+        kernel.run("check = None  # a student's cell rebinding the name")
+        master_cell = 'with check("a lookup", points=1):\n    {}["missing"]'
+        status, printed = kernel.run(f"{grading.GUARD_LINE}\n{master_cell}")
+    finally:
+        kernel.close()
+    assert status == "ok", printed
+    [outcome] = kernel.outcomes
+    assert outcome["message"] == "KeyError: 'missing' (raised by this check, line 2: `{}[\"missing\"]`)", outcome
 
 
 def _wait_for_an_idle_kernel(base: str, token: str, timeout: float = 90.0) -> None:

@@ -22,6 +22,13 @@ The kernel's own stdout and stderr (ipykernel's log lines, not the notebook's
 outputs) go to a temporary file instead of the terminal, and are read when a
 kernel dies. papermill shows no progress bar of its own, and its warnings are
 collected in the result.
+
+Given a `fti.run.kernel_pool.KernelPool`, the kernel process comes from the
+pool instead: forked from a server that imported the heavy modules already,
+given exactly this request's environment and working directory before ipykernel
+starts, and ended with the execution like any other kernel. Everything above
+(time limit, watchdog, output cap, statuses) is the same: only where the
+kernel's process comes from changes.
 """
 
 from __future__ import annotations
@@ -39,12 +46,17 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fti.exceptions import ExecutionRequestError
+from fti.run import sweep
+
+if TYPE_CHECKING:
+    from fti.run.kernel_pool import KernelPool
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -168,12 +180,16 @@ class ExecutionResult:
         return self.request.output
 
 
-def execute(request: ExecutionRequest) -> ExecutionResult:
+def execute(request: ExecutionRequest, *, kernel_pool: KernelPool | None = None) -> ExecutionResult:
     """Execute one notebook with papermill and report how it went.
 
     Args:
         request: The notebook, output path, parameters, environment, working
             directory and time limit.
+        kernel_pool: Where to take a fresh, already warm kernel from (see
+            `fti.run.kernel_pool`); ``None``: start the kernel directly. Either way
+            the kernel is new, has exactly the request's environment and working
+            directory, and ends with this execution.
 
     Returns:
         The result; a failing, looping or crashing notebook gives a result with
@@ -184,7 +200,7 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
     started_at = dt.datetime.now(dt.UTC)
     started = time.monotonic()
     deadline = started + request.timeout if request.timeout is not None else None
-    watchdog = _KernelWatchdog(deadline)
+    watchdog = _KernelWatchdog(deadline, request.env.get(sweep.EXECUTION_TAG_VARIABLE))
     log = _CapturedLog()
     error: str | None = None
     traceback: str | None = None
@@ -194,7 +210,7 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
         request.output.parent.mkdir(parents=True, exist_ok=True)
         with watchdog, log:
             _active_watchdog = watchdog
-            _run_papermill(request, deadline, watchdog)
+            _run_papermill(request, deadline, watchdog, kernel_pool)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes a result, that is the contract
@@ -207,6 +223,11 @@ def execute(request: ExecutionRequest) -> ExecutionResult:
     finally:
         _active_watchdog = None
         watchdog.close()
+        # Processes the notebook started in a session of their own escape the kill of the kernel's
+        # process group; an execution tagged by its caller (grading) ends them here, where it ran.
+        tag = request.env.get(sweep.EXECUTION_TAG_VARIABLE)
+        if tag:
+            sweep.sweep(tag)
     duration = time.monotonic() - started
     if status == STATUS_TIMEOUT:
         error = f"stopped after {request.timeout:g} s (the time limit); {error}" if error else (
@@ -248,7 +269,8 @@ def kernel_environment(changes: Mapping[str, str | None]) -> dict[str, str]:
     return env
 
 
-def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: _KernelWatchdog) -> None:
+def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: _KernelWatchdog,
+                   kernel_pool: KernelPool | None = None) -> None:
     # Imported here, not at the top: listing runs or parsing a schedule needs none of it.
     import papermill
 
@@ -259,7 +281,8 @@ def _run_papermill(request: ExecutionRequest, deadline: float | None, watchdog: 
         return max(1, math.ceil(deadline - time.monotonic()))
 
     kernel_manager_class = _kernel_manager_class(
-        watchdog, env=kernel_environment(request.env), cwd=request.cwd or request.notebook.parent)
+        watchdog, env=kernel_environment(request.env), cwd=request.cwd or request.notebook.parent,
+        kernel_pool=kernel_pool)
     papermill.execute_notebook(
         str(request.notebook),
         str(request.output),
@@ -299,7 +322,8 @@ def _engine_name() -> str:
       ``execute_notebook`` before calling papermill's own; no code copied.
     * outputs are capped at ``max_output_bytes`` by a client class of our own
       (`_output_capped_client`, which extends papermill's client and copies
-      none of it). papermill creates its client inside
+      none of it), and the output notebook is rewritten at most once a second
+      while the notebook runs (`_fewer_saves`). papermill creates its client inside
       ``execute_managed_notebook`` with no way to choose the class, so that
       method is the one piece adapted from papermill: see the marked lines.
     """
@@ -331,16 +355,48 @@ def _engine_name() -> str:
                                      stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
                                      input_path: str | None = None, max_output_bytes: int | None = None,
                                      **client_options: Any) -> Any:
-            return client_class(
-                nb_man, max_output_bytes=max_output_bytes, startup_timeout=start_timeout,
-                kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
-                stderr_file=stderr_file, **client_options,
-            ).execute()
+            with _fewer_saves(nb_man):
+                return client_class(
+                    nb_man, max_output_bytes=max_output_bytes, startup_timeout=start_timeout,
+                    kernel_name=kernel_name, log=logger, log_output=log_output, stdout_file=stdout_file,
+                    stderr_file=stderr_file, **client_options,
+                ).execute()
         # ---- End of the lines adapted from papermill ----
 
     papermill_engines.register(_ENGINE, FTIEngine)
     _engine_registered = True
     return _ENGINE
+
+
+# While a notebook runs, its output file is rewritten at most this often (it is always written at the end).
+SAVE_EVERY_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def _fewer_saves(nb_man: Any) -> Any:
+    """Let papermill rewrite the output notebook at most every `SAVE_EVERY_SECONDS` while it runs.
+
+    papermill writes the whole notebook before and after every cell: 3 to 8 ms
+    each for a notebook with figures, up to 0.4 s per notebook, a large part of
+    the time between two notebooks of ``fti run``. The executed notebook is still
+    written when the execution ends, however it ends (papermill's final save runs
+    after this), and a long-running notebook's file still shows its progress.
+    """
+    save = nb_man.save
+    last_save = time.monotonic()  # papermill has just saved (notebook_start)
+
+    def save_now_and_then(**kwargs: Any) -> None:
+        nonlocal last_save
+        # ``nb=`` replaces the notebook papermill holds: never skipped.
+        if "nb" in kwargs or time.monotonic() - last_save >= SAVE_EVERY_SECONDS:
+            save(**kwargs)
+            last_save = time.monotonic()
+
+    nb_man.save = save_now_and_then
+    try:
+        yield
+    finally:
+        del nb_man.save  # papermill's own again, for the final save
 
 
 def _output_capped_client() -> type:
@@ -478,8 +534,9 @@ class _KernelWatchdog:
     any more. The kernel manager reports the kernel's process id here when it starts.
     """
 
-    def __init__(self, deadline: float | None):
+    def __init__(self, deadline: float | None, tag: str | None = None):
         self.deadline = deadline
+        self.tag = tag  # the execution's FTI_EXECUTION_TAG: every process carrying it dies with the kernel
         self.kernel_pid: int | None = None
         self._timer: threading.Timer | None = None
         # The kernel process's own stdout and stderr (not the notebook's outputs, which
@@ -526,9 +583,12 @@ class _KernelWatchdog:
                 os.killpg(pid, signal.SIGKILL)
             else:
                 os.kill(pid, signal.SIGTERM)
+        if self.tag:
+            sweep.sweep(self.tag)
 
 
-def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd: Path) -> type:
+def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd: Path,
+                          kernel_pool: KernelPool | None = None) -> type:
     """A kernel manager that starts its kernel with ``env`` in ``cwd``, quietly, and reports it to `watchdog`.
 
     ``KernelManager.start_kernel`` takes the kernel's environment and working
@@ -546,6 +606,7 @@ def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd
         watchdog: Told the kernel's process id; its log file receives the kernel's own output.
         env: The kernel's whole environment (see `kernel_environment`).
         cwd: The kernel's working directory.
+        kernel_pool: Where to take the kernel process from, if it can (see `fti.run.kernel_pool`).
     """
     import zmq
     from jupyter_client.manager import AsyncKernelManager
@@ -556,6 +617,7 @@ def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd
     class QuietTrackedKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any):
             super().__init__(**kwargs)
+            self.client_factory = _quick_ready_client()
             if zmq.has("curve"):
                 self.transport_encryption = "auto"
             elif os.name == "posix":
@@ -566,6 +628,11 @@ def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd
             kwargs.setdefault("cwd", kernel_cwd)
             kwargs.setdefault("stdout", watchdog.kernel_log)
             kwargs.setdefault("stderr", subprocess.STDOUT)
+            if kernel_pool is not None and self.provisioner is None:
+                # jupyter_client makes a provisioner only when there is none yet: this one
+                # takes the process from the pool (or starts it directly when it cannot).
+                self.kernel_id = self.kernel_id or str(uuid.uuid4())
+                self.provisioner = kernel_pool.provisioner(self)
             await super().start_kernel(**kwargs)
             provisioner = self.provisioner
             watchdog.kernel_pid = getattr(provisioner, "pid", None)
@@ -575,4 +642,70 @@ def _kernel_manager_class(watchdog: _KernelWatchdog, env: Mapping[str, str], cwd
             # shutdown request: kill it at once instead of waiting for it.
             await super().shutdown_kernel(now=now or watchdog.deadline_passed(), restart=restart)
 
+        async def _async_finish_shutdown(self, waittime: float | None = None, pollinterval: float = 0.1,
+                                         restart: bool = False) -> None:
+            # A kernel asked to shut down exits within milliseconds; jupyter_client would look
+            # every 0.1 s, which is most of the time between two notebooks.
+            await super()._async_finish_shutdown(waittime=waittime, pollinterval=min(pollinterval, 0.005),
+                                                 restart=restart)
+
     return QuietTrackedKernelManager
+
+
+_ready_client: type | None = None
+
+
+def _quick_ready_client() -> type:
+    """jupyter_client's kernel client, without the fixed 0.2 s wait once the kernel is ready.
+
+    ``wait_for_ready`` ends by reading the IOPub channel until it has been quiet
+    for 0.2 s, which every execution pays before its first cell. Messages left
+    there are harmless (nbclient keeps only those answering its own requests), so
+    this one takes what has arrived and goes on.
+    """
+    global _ready_client
+    if _ready_client is not None:
+        return _ready_client
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_core.utils import ensure_async
+
+    class QuickReadyClient(AsyncKernelClient):
+        # ---- Adapted from jupyter_client 8.10, jupyter_client/client.py, KernelClient._async_wait_for_ready ----
+        # The same loop for a client made by a kernel manager (nbclient's case), with the
+        # final IOPub flush waiting 0.01 s instead of 0.2 s of silence.
+        async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+            abs_timeout = time.time() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await ensure_async(self.shell_channel.get_msg(timeout=1))
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        # Checking that IOPub is connected. If it is not connected, start over.
+                        try:
+                            await ensure_async(self.iopub_channel.get_msg(timeout=0.2))
+                        except Empty:
+                            pass
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.time() > abs_timeout:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+            while True:
+                try:
+                    await ensure_async(self.iopub_channel.get_msg(timeout=0.01))
+                except Empty:
+                    break
+        # ---- End of the lines adapted from jupyter_client ----
+
+        # AsyncKernelClient binds its public name to the original function, not to this override.
+        wait_for_ready = _async_wait_for_ready
+
+    _ready_client = QuickReadyClient
+    return _ready_client

@@ -6,7 +6,8 @@ executors come with the kit:
 
 `InProcessExecutor`
     runs each request in this process, one after another; the lowest overhead,
-    used by `fti run` (a day's notebooks run in order anyway).
+    used by `fti run` (a day's notebooks run in order anyway). Its kernels come
+    from a pool of warm ones (`fti.run.kernel_pool`) unless ``FTI_KERNEL_POOL=0``.
 `LocalExecutor`
     runs requests in N worker processes at once (default: one per core), used
     by `fti batch`. Each worker executes one notebook at a time; a worker that
@@ -36,6 +37,7 @@ from typing import Any
 
 from fti.exceptions import ExecutionRequestError
 from fti.run.execute import STATUS_FAILED, STATUS_TIMEOUT, ExecutionRequest, ExecutionResult, execute
+from fti.run.kernel_pool import KernelPool, pool_wanted
 
 # How long past its own time limit an execution may take before its worker process is
 # killed. The worker stops the kernel itself well before (see fti.run.execute); this is for a
@@ -92,11 +94,35 @@ class Executor(abc.ABC):
 
 
 class InProcessExecutor(Executor):
-    """Executes requests one after another in this process (each still gets its own kernel)."""
+    """Executes requests one after another in this process (each still gets its own, new kernel).
+
+    With the kernel pool (`fti.run.kernel_pool`, on by default on Linux), the
+    kernels come from a fork server that imported pandas, scikit-learn, XGBoost
+    and Great Expectations once, so a notebook does not wait for a kernel to
+    start and import them. The pool starts with the executor, so it warms up
+    while the caller prepares its first request; `close` stops it.
+
+    Args:
+        kernel_pool: True: use the pool; False: start every kernel directly;
+            None (default): as ``FTI_KERNEL_POOL`` says (``0`` turns it off),
+            else on where supported (Linux).
+
+    Raises:
+        ExecutionRequestError: ``FTI_KERNEL_POOL`` has a value other than 0/1/on/off,
+            or the pool is asked for on a system without ``fork``.
+    """
+
+    def __init__(self, kernel_pool: bool | None = None):
+        self.kernel_pool: KernelPool | None = KernelPool().start() if pool_wanted(kernel_pool) else None
 
     def map_unordered(self, requests: Iterable[ExecutionRequest]) -> Iterator[ExecutionResult]:
         for request in requests:
-            yield execute(request)
+            yield execute(request, kernel_pool=self.kernel_pool)
+
+    def close(self) -> None:
+        """Stop the kernel pool, if any, with every process it started."""
+        if self.kernel_pool is not None:
+            self.kernel_pool.close()
 
 
 def default_workers() -> int:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fti.exceptions import (
@@ -29,6 +31,7 @@ from fti.exceptions import (
     FeatureGroupNotFoundError,
     InUseError,
     InvalidSuiteError,
+    OnlineCapacityError,
     ParameterError,
     SchemaError,
     TimeTravelError,
@@ -37,7 +40,7 @@ from fti.names import quote
 from fti.store import arguments, validation
 from fti.store.online import OnlineStore
 from fti.store.schema import BIGINT, TIMESTAMP, VARCHAR, Columns, check_keys, conform, infer_columns
-from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows
+from fti.store.storage import TIMELINE_SQL, Store, fetch_frame, fetch_record, fetch_rows, refuse_case_clash
 
 INGESTION_POLICIES = {"strict": "strict", "warn": "warn", "always": "warn"}
 # Timestamps may be keys too: a forecast is identified by the time it is for (its valid time).
@@ -46,6 +49,8 @@ COMMIT_COLUMN = "_fti_commit"
 SUPERSEDED_COLUMN = "_fti_superseded"
 
 _RECORD_SQL = "SELECT * FROM fti_feature_groups WHERE name = ? AND version = ?"
+# The store's newest commit id and the newest commit id of a deleted feature group: the next id follows both.
+NEWEST_IDS_SQL = "(SELECT max(commit_id) FROM fti_commits), (SELECT max(last_commit) FROM fti_deleted)"
 
 
 def normalize_policy(policy: Any, where: str) -> str:
@@ -228,6 +233,12 @@ class FeatureGroupEngine:
     def __init__(self, storage: Store, online: OnlineStore):
         self._storage = storage
         self._online = online
+        # Per data table: (the commit this process last wrote to it, the newest event time then stored).
+        # While that commit is still the store's newest, nothing changed since, and the next commit can
+        # skip scanning the table for its newest event time (a cost that grows with the history).
+        self._newest: dict[str, tuple[int, Any]] = {}
+        # What write_commit would remember, per thread, until its transaction has committed.
+        self._pending = threading.local()
 
     # -- metadata --------------------------------------------------------------------------------
 
@@ -245,6 +256,7 @@ class FeatureGroupEngine:
         with self._storage.transaction() as con:
             record = fetch_record(con, _RECORD_SQL, [name, version])
             if record is None:
+                refuse_case_clash(con, "fti_feature_groups", "feature group", name)
                 con.execute(
                     "INSERT INTO fti_feature_groups VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                     [name, version, json.dumps(list(wanted.primary_key)), wanted.event_time, wanted.description,
@@ -383,7 +395,10 @@ class FeatureGroupEngine:
     # -- commits -------------------------------------------------------------------------------
 
     def insert(self, name: str, version: int, features: Any) -> tuple[FeatureGroupMeta, Commit]:
-        """Check, validate and write a DataFrame as one atomic commit; sync the online copy.
+        """Check, validate and write a DataFrame as one atomic commit; bring the online copy up to it.
+
+        The whole insert (metadata read, commit, online update) uses one opening of the
+        offline database: opening and closing the file costs more than a small commit.
 
         Returns:
             The metadata after the commit (its schema is known now) and the `Commit`.
@@ -392,36 +407,89 @@ class FeatureGroupEngine:
             SchemaError: Missing, extra or mistyped columns; null or repeated keys.
             ExpectationsFailedError: The suite failed under the ``strict`` policy.
         """
-        meta = self.get(name, version)
+        with self._storage.connect():
+            return self.insert_into(self.get(name, version), features)
+
+    def insert_into(self, meta: FeatureGroupMeta, features: Any) -> tuple[FeatureGroupMeta, Commit]:
+        """`insert` for a feature group whose metadata the caller already holds (a micro-batch writer).
+
+        The stored record is read again inside the commit's transaction, so metadata
+        that went stale (another process defined the schema) is noticed, not trusted.
+        """
         columns = list(meta.columns) or first_schema(meta, features)
         frame = conform(features, columns, meta.label)
         check_keys(frame, list(meta.primary_key), meta.event_time, meta.label)
 
         outcome = None
         if meta.expectation_suite is not None:
-            outcome = validation.validate(frame, meta.expectation_suite, name=f"{name}_v{version}")
+            outcome = validation.validate(frame, meta.expectation_suite, name=f"{meta.name}_v{meta.version}")
             if not outcome.success and meta.ingestion_policy == "strict":
                 with self._storage.transaction() as con:
                     report_id = self._record_report(con, meta, outcome, ingested=False)
-                raise ExpectationsFailedError(f"'{name}' v{version}", outcome.failures, report_id)
+                raise ExpectationsFailedError(f"'{meta.name}' v{meta.version}", outcome.failures, report_id)
 
-        with self._storage.transaction() as con:
-            self._storage.claim_timeline(con)  # a simulated and a real-clock commit never share a store
-            stored = FeatureGroupMeta.from_record(fetch_record(con, _RECORD_SQL, [name, version]))
-            schema_changed = bool(stored.columns) and list(stored.columns) != columns
-            if not schema_changed:
-                if not stored.columns:
-                    self._create_table(con, meta, columns)
-                commit = self.write_commit(con, meta, frame, outcome)
-        if schema_changed:
-            # Another process defined the schema between our check and this commit: check again.
-            return self.insert(name, version, features)
-        meta = dataclasses.replace(meta, columns=tuple(columns))
         if meta.online_enabled:
-            self.sync_online(meta)
+            self._check_online_capacity(meta, columns)
+        with self._storage.connect():  # the online update below happens before another process can commit
+            if meta.online_enabled:
+                # Before the offline commit: should this process die before the online update, serving
+                # processes see a marker whose owner is dead and rebuild the table from the history.
+                self._online.mark_pending(meta.table)
+            try:
+                with self._storage.transaction() as con:
+                    # One query for what the commit must know first: each statement costs a fraction of a millisecond.
+                    found = fetch_rows(
+                        con,
+                        f"SELECT ({TIMELINE_SQL}), columns, "
+                        "(SELECT max(commit_id) FROM fti_commits WHERE fg_name = ? AND fg_version = ?), "
+                        f"{NEWEST_IDS_SQL} FROM fti_feature_groups WHERE name = ? AND version = ?",
+                        [meta.name, meta.version, meta.name, meta.version],
+                    )
+                    if not found:
+                        raise FeatureGroupNotFoundError(f"{meta.label} was deleted meanwhile by another process")
+                    timeline, stored_columns, previous, *newest_ids = found[0]
+                    # A simulated and a real-clock commit never share a store.
+                    self._storage.claim_timeline(con, recorded=timeline)
+                    stored = [tuple(pair) for pair in json.loads(stored_columns)] if stored_columns else []
+                    schema_changed = bool(stored) and stored != [tuple(pair) for pair in columns]
+                    if not schema_changed:
+                        if not stored:
+                            self.create_table(con, meta, columns)
+                        self._pending.written = None
+                        commit = self.write_commit(con, meta, frame, outcome, newest_ids=tuple(newest_ids))
+                written, self._pending.written = getattr(self._pending, "written", None), None
+                if written is not None and not self._storage.in_transaction():  # committed, not joined to an outer one
+                    self._newest[written[0]] = written[1:]
+            except BaseException:
+                if meta.online_enabled:
+                    self._online.clear_pending(meta.table)  # nothing was committed: nothing is pending
+                raise
+            if schema_changed:
+                # Another process defined the schema between our check and this commit: check again.
+                return self.insert(meta.name, meta.version, features)
+            meta = dataclasses.replace(meta, columns=tuple(columns))
+            if meta.online_enabled:
+                self.sync_online(meta, changes=frame, previous_commit=previous, commit_id=commit.commit_id)
         return meta, commit
 
-    def _create_table(self, con: Any, meta: FeatureGroupMeta, columns: Columns) -> None:
+    def _check_online_capacity(self, meta: FeatureGroupMeta, columns: Columns) -> None:
+        """Refuse, before anything is written, a schema the online copy (SQLite) cannot hold.
+
+        Otherwise the offline commit would succeed and every online update fail after it.
+
+        Raises:
+            OnlineCapacityError: More columns than a SQLite table can have.
+        """
+        limit = self._online.column_limit()
+        if len(columns) > limit:
+            raise OnlineCapacityError(
+                f"{meta.label} is online enabled and the DataFrame has {len(columns)} columns, but the online "
+                f"store (SQLite) holds at most {limit} per table; nothing was written. Keep fewer columns online "
+                "(split the features over several feature groups) or create the group with online_enabled=False"
+            )
+
+    def create_table(self, con: Any, meta: FeatureGroupMeta, columns: Columns) -> None:
+        """Inside the caller's transaction: create a feature group's data table and record its schema."""
         column_sql = ", ".join(f"{quote(name)} {sql_type}" for name, sql_type in columns)
         con.execute(
             f"CREATE TABLE {quote(meta.table)} ({column_sql}, {COMMIT_COLUMN} BIGINT NOT NULL, "
@@ -446,58 +514,85 @@ class FeatureGroupEngine:
         return int(report_id)
 
     def write_commit(self, con: Any, meta: FeatureGroupMeta, frame: pd.DataFrame,
-                     outcome: validation.ValidationOutcome | None) -> Commit:
+                     outcome: validation.ValidationOutcome | None,
+                     newest_ids: tuple[int | None, int | None] | None = None) -> Commit:
         """Upsert a checked frame as the next commit, inside the caller's transaction.
 
+        A few statements whatever the size of the history. When every row is newer than
+        anything stored (by event time, or by the first key without one: a stream
+        appending in order), the rows are appended as they are. Otherwise an UPDATE marks
+        the stored versions the frame changes as superseded and an INSERT adds the new and
+        changed rows; both look only at stored rows within the frame's range of event
+        times, a constant filter DuckDB answers from its per-block min/max statistics, so
+        the cost of a commit stays flat as commits accumulate.
+
         Public so that tests can wrap the connection it uses and fail a commit half-way.
+
+        Args:
+            con: The transaction's connection.
+            meta: The feature group, with its schema.
+            frame: The conformed and checked rows.
+            outcome: The validation outcome, or None without a suite.
+            newest_ids: The store's newest commit id and newest deleted commit id, if the
+                caller already read them in this transaction (`NEWEST_IDS_SQL`).
         """
+        table = quote(meta.table)
+        keys = meta.upsert_key
+        probe = meta.event_time or keys[0]
         # Past every id ever given, those of deleted feature groups included: an id means one state forever.
-        commit_id = int(fetch_rows(
-            con, "SELECT greatest((SELECT coalesce(max(commit_id), 0) FROM fti_commits), "
-            "(SELECT coalesce(max(last_commit), 0) FROM fti_deleted)) + 1",
-        )[0][0])
+        newest_commit, newest_deleted = newest_ids or fetch_rows(con, f"SELECT {NEWEST_IDS_SQL}")[0]
+        remembered = self._newest.get(meta.table)
+        if remembered is not None and remembered[0] == newest_commit:
+            newest_stored = remembered[1]
+        else:
+            newest_stored = fetch_rows(con, f"SELECT max({quote(probe)}) FROM {table}")[0][0]
+        commit_id = max(newest_commit or 0, newest_deleted or 0) + 1
         committed_at = arguments.now()
         report_id = self._record_report(con, meta, outcome, ingested=True) if outcome is not None else None
 
-        keys = meta.upsert_key
-        values = [name for name in frame.columns if name not in keys]
-        table = quote(meta.table)
-        match = " AND ".join(f"i.{quote(key)} = c.{quote(key)}" for key in keys)
-        differs = " OR ".join(f"i.{quote(name)} IS DISTINCT FROM c.{quote(name)}" for name in values)
-        probe = quote(keys[0])
-        con.register("_fti_incoming", frame)
-        try:
-            con.execute(
-                f"CREATE TEMP TABLE _fti_changes AS SELECT i.*, c.{probe} IS NULL AS _fti_is_new "
-                f"FROM _fti_incoming i LEFT JOIN (SELECT * FROM {table} WHERE {SUPERSEDED_COLUMN} IS NULL) c "
-                f"ON {match} WHERE c.{probe} IS NULL" + (f" OR {differs}" if differs else "")
-            )
-        finally:
-            con.unregister("_fti_incoming")
-        inserted, updated = fetch_rows(
-            con, "SELECT count(*) FILTER (WHERE _fti_is_new), count(*) FILTER (WHERE NOT _fti_is_new) FROM _fti_changes"
-        )[0]
-        if updated:
-            on_change = " AND ".join(f"t.{quote(key)} = ch.{quote(key)}" for key in keys)
-            con.execute(
-                f"UPDATE {table} AS t SET {SUPERSEDED_COLUMN} = ? FROM _fti_changes ch "
-                f"WHERE t.{SUPERSEDED_COLUMN} IS NULL AND NOT ch._fti_is_new AND {on_change}",
-                [commit_id],
-            )
         column_sql = ", ".join(quote(name) for name in frame.columns)
-        con.execute(
-            f"INSERT INTO {table} ({column_sql}, {COMMIT_COLUMN}, {SUPERSEDED_COLUMN}) "
-            f"SELECT {column_sql}, ?, NULL FROM _fti_changes",
-            [commit_id],
-        )
-        con.execute("DROP TABLE _fti_changes")
-        unchanged = len(frame) - inserted - updated
+        # As Python values: DuckDB binds a pd.Timestamp or an int, not a numpy scalar.
+        low, high = (value.item() if isinstance(value, np.generic) else value
+                     for value in (frame[probe].min(), frame[probe].max()))
+        # DuckDB reads the frame through this local name (a replacement scan: it looks in the
+        # frame that calls execute, hence con.execute here and not fetch_rows); registering and
+        # unregistering it as a view costs more than the rest of a small commit.
+        _fti_incoming = frame  # noqa: F841 - read by name in the SQL below
+        updated = 0
+        if newest_stored is not None and not low > newest_stored:
+            values = [name for name in frame.columns if name not in keys]
+            current = (f"t.{SUPERSEDED_COLUMN} IS NULL AND t.{quote(probe)} >= $low AND t.{quote(probe)} <= $high "
+                       "AND " + " AND ".join(f"t.{quote(key)} = i.{quote(key)}" for key in keys))
+            bounds = {"low": low, "high": high, "commit": commit_id}
+            if values:
+                differs = " OR ".join(f"t.{quote(name)} IS DISTINCT FROM i.{quote(name)}" for name in values)
+                updated = int(con.execute(
+                    f"UPDATE {table} AS t SET {SUPERSEDED_COLUMN} = $commit FROM _fti_incoming AS i "
+                    f"WHERE {current} AND ({differs})", bounds,
+                ).fetchall()[0][0])
+            written = int(con.execute(
+                f"INSERT INTO {table} ({column_sql}, {COMMIT_COLUMN}, {SUPERSEDED_COLUMN}) "
+                f"SELECT {column_sql}, $commit, NULL FROM _fti_incoming AS i "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {current})", bounds,
+            ).fetchall()[0][0])
+        else:
+            written = int(con.execute(
+                f"INSERT INTO {table} ({column_sql}, {COMMIT_COLUMN}, {SUPERSEDED_COLUMN}) "
+                f"SELECT {column_sql}, $commit, NULL FROM _fti_incoming", {"commit": commit_id},
+            ).fetchall()[0][0])
+        inserted = written - updated
+        unchanged = len(frame) - written
+        self._newest.pop(meta.table, None)
+        if len(frame):
+            # Remembered by insert_into once the transaction has committed (a rolled back id may be given again).
+            self._pending.written = (meta.table, commit_id,
+                                     high if newest_stored is None else max(high, newest_stored))
         verdict = None if outcome is None else ("success" if outcome.success else "failed")
         con.execute(
             "INSERT INTO fti_commits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [commit_id, meta.name, meta.version, committed_at, inserted, updated, unchanged, verdict, report_id],
         )
-        return Commit(commit_id, committed_at, int(inserted), int(updated), int(unchanged), verdict)
+        return Commit(commit_id, committed_at, inserted, updated, unchanged, verdict)
 
     def commit_details(self, name: str, version: int) -> pd.DataFrame:
         """One row per commit of a feature group, oldest first."""
@@ -572,8 +667,33 @@ class FeatureGroupEngine:
 
     # -- online store -------------------------------------------------------------------------------
 
-    def sync_online(self, meta: FeatureGroupMeta) -> None:
-        """Bring a feature group's online table up to its latest offline commit (only the keys that changed)."""
+    def sync_online(self, meta: FeatureGroupMeta, changes: pd.DataFrame | None = None,
+                    previous_commit: int | None = None, commit_id: int | None = None) -> None:
+        """Bring a feature group's online table up to its latest offline commit (only the keys that changed).
+
+        Args:
+            meta: The feature group (with its schema).
+            changes: The rows of commit ``commit_id``, just written by this process. When the
+                online table reflects ``previous_commit``, they are applied directly, without
+                reading the offline history; otherwise (first use, a crash in between) the
+                table is brought up to date from the history.
+            previous_commit: The feature group's commit before ``commit_id``.
+            commit_id: The commit ``changes`` belong to.
+        """
+        if changes is not None and commit_id is not None and self._online.apply_commit(
+                meta.table, list(meta.columns), list(meta.primary_key), meta.event_time, changes, commit_id,
+                previous_commit):
+            return
+        # The table can be reset between the decision and the write (a damaged file rebuilt by another
+        # process); then decide again, with a full rebuild.
+        for _ in range(3):
+            if self._sync_from_history(meta):
+                break
+        self._online.clear_dead_pending(meta.table)
+        self._online.mark_synced(meta.table)
+
+    def _sync_from_history(self, meta: FeatureGroupMeta) -> bool:
+        """One attempt of `sync_online` from the offline history; False if the online table was reset meanwhile."""
         applied = self._online.applied_commit(meta.table)
         with self._storage.connect() as con:
             last = fetch_rows(
@@ -581,7 +701,7 @@ class FeatureGroupEngine:
                 [meta.name, meta.version],
             )[0][0]
             if last is None or applied == last:
-                return
+                return True
             rebuild = applied is None or applied > last
             keys = ", ".join(quote(key) for key in meta.primary_key)
             order = f"ORDER BY {quote(meta.event_time)} DESC" if meta.event_time else ""
@@ -594,10 +714,11 @@ class FeatureGroupEngine:
                 latest = f"SELECT l.* FROM ({latest}) l SEMI JOIN ({touched}) t USING ({keys})"
             names = ", ".join(quote(name) for name in meta.features)
             rows = fetch_frame(con, f"SELECT {names} FROM ({latest})")
-        self._online.write(meta.table, list(meta.columns), list(meta.primary_key), rows, int(last),
-                           replace_all=rebuild)
+        return self._online.write(meta.table, list(meta.columns), list(meta.primary_key), rows, int(last),
+                                  replace_all=rebuild)
 
     def online_lookup(self, meta: FeatureGroupMeta,
                       wanted: Sequence[str]) -> Callable[[Sequence[object]], dict | None]:
         """A prepared lookup of ``wanted`` columns of the newest online row per key (see `OnlineStore.lookup_plan`)."""
-        return self._online.lookup_plan(meta.table, list(meta.columns), list(meta.primary_key), wanted)
+        return self._online.lookup_plan(meta.table, list(meta.columns), list(meta.primary_key), wanted,
+                                        refresh=lambda: self.sync_online(meta), where=meta.label)

@@ -16,11 +16,11 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fti.exceptions import ParameterTypeError, QueryError, SchemaError
+from fti.exceptions import NameClashError, ParameterError, ParameterTypeError, QueryError, SchemaError
 from fti.names import check_name
 from fti.store import arguments
 from fti.store.engine import StoreEngine
@@ -29,7 +29,11 @@ from fti.store.feature_group_engine import FeatureGroupMeta, expectation_suite_d
 from fti.store.feature_view import FeatureView
 from fti.store.feature_view_engine import OnDemand
 from fti.store.query import Query
+from fti.store.storage import refuse_case_clash
 from fti.store.transformations import Transformation, get_transformation_function
+
+if TYPE_CHECKING:  # imported when used: deltalake adds a tenth of a second to `import fti`
+    from fti.store.delta import DeltaSource
 
 
 def _ttl(ttl: Any, where: str) -> dt.timedelta | None:
@@ -192,8 +196,18 @@ class FeatureStore:
             return self.get_feature_view(name, version, on_demand_features=on_demand)
         if not isinstance(query, Query):
             raise QueryError(f"{where}: query must be built with fg.select(...), got {type(query).__name__}")
-        meta = self._engine.feature_views.get_or_create(name, version, query.plan, labels, transformations,
-                                                        on_demand, description)
+        seen: dict[str, str] = {}
+        for column in query.plan.output:
+            other = seen.setdefault(column.lower(), column)
+            if other != column:  # DuckDB would take them for one column
+                raise NameClashError(
+                    f"{where}: the query's columns '{other}' and '{column}' differ only in case, which the store "
+                    "cannot tell apart; select only one of them, or join with prefix='...'"
+                )
+        with self._engine.storage.connect() as con:  # one opening of the store for both
+            refuse_case_clash(con, "fti_feature_views", "feature view", name)
+            meta = self._engine.feature_views.get_or_create(name, version, query.plan, labels, transformations,
+                                                            on_demand, description)
         return FeatureView(self._engine, meta, query)
 
     def get_feature_view(self, name: str, version: int | None = None,
@@ -234,3 +248,108 @@ class FeatureStore:
             TransformationError: No transformation has that name, or it does not take these parameters.
         """
         return get_transformation_function(name, **params)
+
+    # -- Delta Lake -----------------------------------------------------------------------------
+
+    def import_delta(self, path: str | os.PathLike[str], name: str | None = None, version: int | None = None,
+                     primary_key: list[str] | None = None, event_time: str | None = None,
+                     online_enabled: bool | None = None, history: str = "all",
+                     commit_times: str = "source") -> FeatureGroup:
+        """Create a feature group from a Delta Lake table: one written by Spark, or by `FeatureGroup.export_delta`.
+
+        Each Delta version that changed rows becomes one commit (a version the kit
+        exported always does), so ``read(as_of=...)`` travels through the table's
+        history. A table the kit exported knows its name, keys, event time and
+        settings; for another engine's table, name them. See `fti.store.delta`.
+
+        Args:
+            path: The table's folder.
+            name: The feature group to create (default: the exported one's name).
+            version: Its version (default: the exported one's, else 1).
+            primary_key: The key column(s), as a list (default: the exported ones).
+            event_time: The event time column (default: the exported one, else none).
+            online_enabled: Also keep the newest row per key online (default: as exported, else no).
+            history: ``"all"`` (a commit per version) or ``"latest"`` (the latest version as
+                one commit: for a table whose history deletes rows or changes its schema).
+            commit_times: ``"source"`` keeps each version's commit time (it must not be
+                older than this store's latest commit); ``"now"`` stamps them with this clock.
+
+        Returns:
+            The new feature group. Its commit ids are this store's: the states are those of
+            the table's versions, the numbers are new.
+
+        Raises:
+            ParameterError: A bad argument (`ParameterTypeError` for a wrong type).
+            InvalidNameError: A name or the version is not valid.
+            NotADeltaTableError: ``path`` is not a Delta table.
+            DeltaSchemaError: The table does not fit a feature group (key columns, types, repeated keys).
+            DeltaHistoryError: Its history cannot become commits (deleted rows, a changing schema,
+                vacuumed versions, commit times before the store's latest).
+            DeltaLakeError: The feature group exists already.
+            TimelineError: The store follows another clock (simulated or real) than the commit times.
+        """
+        table = {"path": path, "name": name, "version": version, "primary_key": primary_key,
+                 "event_time": event_time, "online_enabled": online_enabled}
+        return self.import_deltas([table], history=history, commit_times=commit_times)[0]
+
+    def import_deltas(self, tables: list[Any], history: str = "all",
+                      commit_times: str = "source") -> list[FeatureGroup]:
+        """Import several Delta tables at once, their commits merged in time order, all or nothing.
+
+        Feature groups that are joined (a label group and the groups joined to it) are
+        written in turns, so their commits interleave; importing them together keeps that
+        order, and so what ``Query.read(as_of=...)`` sees at every past point.
+
+        Args:
+            tables: One entry per table: its path, or a dict of `import_delta`'s per-table
+                arguments (``path``, ``name``, ``version``, ``primary_key``, ``event_time``,
+                ``online_enabled``).
+            history: As in `import_delta`, for every table.
+            commit_times: As in `import_delta`, for every table.
+
+        Returns:
+            The new feature groups, in the order of ``tables``.
+
+        Raises:
+            The errors of `import_delta`; nothing is written when one is raised.
+        """
+        from fti.store.delta import COMMIT_TIME_CHOICES, HISTORY_CHOICES, DeltaEngine, choice
+
+        where = "import_delta"
+        history = choice(history, "history", HISTORY_CHOICES, where)
+        commit_times = choice(commit_times, "commit_times", COMMIT_TIME_CHOICES, where)
+        if not isinstance(tables, (list, tuple)) or not tables:
+            raise ParameterTypeError(f"{where}: tables must be a non-empty list of paths or dicts, got {tables!r:.80}")
+        sources = [self._delta_source(table, where) for table in tables]
+        metas = DeltaEngine(self._engine.storage, self._engine.feature_groups).import_tables(
+            sources, history=history, commit_times=commit_times)
+        return [FeatureGroup(self._engine, meta) for meta in metas]
+
+    @staticmethod
+    def _delta_source(table: Any, where: str) -> DeltaSource:
+        """One table to import, its arguments checked."""
+        from fti.store.delta import DeltaSource, table_path
+
+        if not isinstance(table, dict):
+            table = {"path": table}
+        unknown = set(table) - {"path", "name", "version", "primary_key", "event_time", "online_enabled"}
+        if unknown:
+            raise ParameterError(f"{where}: unknown argument(s) {sorted(unknown)} for a table")
+        path = table_path(table.get("path"), "path", where)
+        where = f"{where}({str(path)!r})"
+        name = table.get("name")
+        if name is not None:
+            check_name(name, "feature group")
+        version = arguments.optional_version(table.get("version"), f"feature group '{name}'")
+        keys = table.get("primary_key")
+        if keys is not None:
+            keys = arguments.names(keys, "primary_key", where, "primary key column", SchemaError)
+            if not keys:
+                raise SchemaError(f"{where}: primary_key needs at least one column")
+        event_time = table.get("event_time")
+        if event_time is not None:
+            check_name(event_time, f"{where}: event time column")
+        online = table.get("online_enabled")
+        if online is not None:
+            online = arguments.flag(online, "online_enabled", where)
+        return DeltaSource(path, name, version, None if keys is None else tuple(keys), event_time, online)

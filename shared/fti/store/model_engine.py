@@ -4,7 +4,9 @@ It does the work behind `fti.store.registry.ModelRegistry` and `Model`, on plain
 data: a `ModelRecord` describes one model version (its metrics, its lineage, where
 its artifact is and the artifact's SHA-256). Saving writes the artifact to a
 staging folder first and renames it into place in the same transaction that adds
-the version's row, so a failed save leaves neither a row nor a folder behind.
+the version's row, so a failed save leaves neither a row nor a folder behind. A
+save killed outright cannot clean up; its staging folder's name records its process
+(id and start time), and the next save or registry removes it once that process is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,21 @@ import pandas as pd
 
 from fti.exceptions import InUseError, ModelNotFoundError
 from fti.store import arguments, artifacts
-from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows
+from fti.store.storage import Store, current_owner, fetch_frame, fetch_record, fetch_rows, is_alive, refuse_case_clash
+
+STAGING_PREFIX = ".staging-"
+_LEGACY_STAGING_AGE = 3600.0  # seconds
+
+
+def _staging_is_dead(folder: Path) -> bool:
+    """Whether a staging folder was left by a save whose process is gone."""
+    parts = folder.name[len(STAGING_PREFIX):].split("-")
+    if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+        return not is_alive(int(parts[0]), int(parts[1]))
+    try:
+        return time.time() - folder.stat().st_mtime > _LEGACY_STAGING_AGE
+    except FileNotFoundError:
+        return False  # renamed into place (or removed) meanwhile
 
 
 @dataclass(frozen=True)
@@ -108,7 +125,12 @@ class ModelEngine:
             ModelSaveError: ``obj`` cannot be written (see `fti.store.artifacts.write`).
         """
         root = self._storage.models_path / draft.name
-        staging = root / f".staging-{uuid.uuid4().hex}"
+        with self._storage.connect() as con:  # before writing what may be hundreds of megabytes
+            refuse_case_clash(con, "fti_models", "model", draft.name)
+        self.remove_dead_staging()
+        pid, started = current_owner()
+        # The owner in the name: a later save or registry knows whether the folder is garbage.
+        staging = root / f"{STAGING_PREFIX}{pid}-{started}-{uuid.uuid4().hex}"
         final = None
         try:
             # Inside the try: an object that cannot be written must not leave a half-written folder.
@@ -116,6 +138,7 @@ class ModelEngine:
             digest = artifacts.checksum(staging)
             created_at = arguments.now()
             with self._storage.transaction() as con:
+                refuse_case_clash(con, "fti_models", "model", draft.name)
                 self._storage.claim_timeline(con)  # model versions follow the store's timeline too
                 # Past every version ever given, deleted ones included: "v3" in a run log means one model.
                 version = int(fetch_rows(
@@ -146,6 +169,20 @@ class ModelEngine:
             raise
         return dataclasses.replace(draft, version=version, created_at=created_at, framework=framework,
                                    artifact=relative, sha256=digest)
+
+    def remove_dead_staging(self) -> list[Path]:
+        """Remove the staging folders of saves whose process died (killed mid-save); return them.
+
+        A folder whose owner is alive is a save in progress and is left alone. Folders
+        named before owners were recorded (``.staging-<hex>``) are removed once they are
+        an hour old: no save takes that long between writing and renaming.
+        """
+        removed = []
+        for staging in self._storage.models_path.glob(f"*/{STAGING_PREFIX}*"):
+            if _staging_is_dead(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+                removed.append(staging)
+        return removed
 
     def get(self, name: str, version: int | None) -> ModelRecord:
         """Return version ``version`` of a model, or its newest version when None.

@@ -202,6 +202,7 @@ class ModelRegistry:
         self._fs = fs
         # Its own engine on the same folder: connections are shared per folder and thread anyway.
         self._engine = StoreEngine(fs.path)
+        self._engine.models.remove_dead_staging()  # left by saves that were killed
         self.python = self.sklearn = self.xgboost = self.torch = _Flavour(self)
 
     def __repr__(self) -> str:

@@ -8,10 +8,12 @@ anything else is refused before a single row is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 from pandas.api import types as ptypes
 
-from fti.exceptions import SchemaError
+from fti.exceptions import NameClashError, SchemaError
 from fti.names import check_name
 
 BIGINT = "BIGINT"
@@ -21,6 +23,7 @@ VARCHAR = "VARCHAR"
 TIMESTAMP = "TIMESTAMPTZ"
 
 Columns = list[tuple[str, str]]
+_INT64_MAX = 2**63 - 1
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -56,8 +59,40 @@ def infer_type(series: pd.Series, where: str) -> str:
     )
 
 
+def check_column_names(frame: pd.DataFrame, where: str) -> None:
+    """Refuse a frame whose column names repeat, exactly or up to case (``a`` and ``A``).
+
+    The store's databases treat names case-insensitively, so ``a`` and ``A`` would be one
+    column; names are never lower-cased silently (a notebook's mixed-case names stay as given).
+
+    Raises:
+        SchemaError: A name appears twice.
+        NameClashError: Two names differ only in case.
+    """
+    if frame.columns.duplicated().any():
+        twice = sorted({str(name) for name in frame.columns[frame.columns.duplicated()]})
+        raise SchemaError(f"{where}: the DataFrame has duplicate column names {twice}; rename or drop the copies")
+    seen: dict[str, str] = {}
+    for name in frame.columns:
+        if not isinstance(name, str):
+            continue  # check_name refuses it with its own message
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise NameClashError(
+                f"{where}: columns '{other}' and '{name}' differ only in case, which the store cannot tell apart; "
+                "rename one of them"
+            )
+
+
 def infer_columns(frame: pd.DataFrame, where: str) -> Columns:
-    """Return ``[(name, type), ...]`` for a frame's columns, checking every name."""
+    """Return ``[(name, type), ...]`` for a frame's columns, checking every name.
+
+    Raises:
+        SchemaError: Repeated column names, or a dtype no column type fits.
+        NameClashError: Two names differ only in case.
+        InvalidNameError: A name is not an identifier.
+    """
+    check_column_names(frame, where)
     return [(check_name(name, f"{where}: column"), infer_type(frame[name], where)) for name in frame.columns]
 
 
@@ -74,9 +109,7 @@ def conform(frame: pd.DataFrame, columns: Columns, where: str) -> pd.DataFrame:
     """
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"{where}: expected a pandas DataFrame, got {type(frame).__name__}")
-    if frame.columns.duplicated().any():
-        twice = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise SchemaError(f"{where}: the DataFrame has duplicate column names {twice}")
+    check_column_names(frame, where)
     expected = [name for name, _ in columns]
     missing = [name for name in expected if name not in frame.columns]
     extra = [name for name in frame.columns if name not in expected]
@@ -112,6 +145,12 @@ def _cast(series: pd.Series, sql_type: str, where: str) -> pd.Series:
             fractional = present[(present % 1) != 0]
             if len(fractional):
                 raise refuse(f"has fractional values, e.g. {fractional.iloc[0]!r}")
+        if ptypes.is_unsigned_integer_dtype(dtype) or ptypes.is_float_dtype(dtype):
+            # Whole numbers are kept as 64-bit signed integers (BIGINT): larger ones would not survive.
+            present = values.dropna()
+            beyond = present[(present > _INT64_MAX) | (present < -_INT64_MAX - 1)]
+            if len(beyond):
+                raise refuse(f"has values beyond the 64-bit signed range the store keeps, e.g. {beyond.iloc[0]!r}")
         return values.astype("Int64")
     if sql_type == DOUBLE:
         if ptypes.is_bool_dtype(dtype) or not (ptypes.is_integer_dtype(dtype) or ptypes.is_float_dtype(dtype)):
@@ -124,10 +163,28 @@ def _cast(series: pd.Series, sql_type: str, where: str) -> pd.Series:
     if sql_type == TIMESTAMP:
         if not ptypes.is_datetime64_any_dtype(dtype):
             raise refuse(f"has dtype {dtype} (convert it with pandas.to_datetime)")
+        _refuse_nanoseconds(values, refuse)
         if getattr(dtype, "tz", None) is None:
             values = values.dt.tz_localize("UTC")  # naive times are taken as UTC, as documented
         return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     raise SchemaError(f"{where}: column '{series.name}' has unknown stored type {sql_type}")
+
+
+def _refuse_nanoseconds(values: pd.Series, refuse: Callable[[str], SchemaError]) -> None:
+    """Refuse times finer than a microsecond, which the store would otherwise cut silently.
+
+    A value 800 ns after an observation would become equal to it and join it; keeping
+    nanoseconds would need another column type throughout, so they are refused instead.
+    """
+    if getattr(values.dtype, "unit", "ns") != "ns":
+        return  # microseconds or coarser: nothing to lose
+    finer = values.dt.nanosecond.fillna(0).to_numpy() != 0
+    if finer.any():
+        example = values[finer].iloc[0]
+        raise refuse(
+            f"{int(finer.sum())} value(s) have nanoseconds, which the store does not keep (e.g. {example}); "
+            "round them first, e.g. df[column] = df[column].dt.floor('us')"
+        )
 
 
 def _describe(sql_type: str) -> str:

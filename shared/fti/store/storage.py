@@ -24,6 +24,7 @@ run layer keeps its run log here too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import os
 import threading
@@ -31,12 +32,20 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from fti.clock import NOW_VARIABLE, now
-from fti.exceptions import ParameterTypeError, StoreBusyError, StoreConfigError, TimelineError
+from fti.exceptions import (
+    NameClashError,
+    ParameterTypeError,
+    StoreBusyError,
+    StoreConfigError,
+    StoreDamagedError,
+    TimelineError,
+)
 from fti.paths import DATA_DIR
 
 STORE_VARIABLE = "FTI_STORE"
@@ -45,6 +54,9 @@ TIMELINE_SIMULATED = "simulated"
 TIMELINE_REAL = "real"
 LOCK_TIMEOUT_VARIABLE = "FTI_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0
+# The store's recorded timeline (one row, or none before the first commit).
+TIMELINE_SQL = "SELECT value FROM fti_store_settings WHERE key = 'timeline'"
+_UNREAD = object()  # claim_timeline's default: read the recorded timeline itself
 OFFLINE_FILE = "offline.duckdb"
 ONLINE_FILE = "online.sqlite"
 MODELS_DIR = "models"
@@ -212,6 +224,73 @@ def _thread_state(path: Path) -> threading.local:
         return _THREAD_STATES.setdefault(path, threading.local())
 
 
+# What DuckDB says about a damaged file: a bad block checksum, a truncated file, a header that is not DuckDB's.
+_DAMAGE_MESSAGES = ("corrupt database", "computed checksum", "not a valid duckdb database",
+                    "could not read enough bytes")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error means the database file itself is damaged."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(message in text for message in _DAMAGE_MESSAGES)
+
+
+# -- one DuckDB instance per process, store files attached to it ---------------------------------------
+#
+# Creating a DuckDB instance (duckdb.connect) costs about 20 ms, DuckDB building its catalog of built-in
+# functions, and closing it about 10 ms: more than most store operations. So each process keeps one
+# in-memory instance and ATTACHes a store's file to it for an operation, DETACHing it afterwards (under a
+# millisecond each). DETACH releases the file's lock as closing did, so other processes can open the store
+# between operations. A file is attached once per instance: threads share it through their own cursors,
+# and the last one to finish detaches it.
+
+_INSTANCE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (the process id it was made in, instance)
+_ATTACHED: dict[Path, int] = {}  # file -> open cursors on it, over every thread
+
+
+def _alias(path: Path) -> str:
+    return "fti_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+def attach(path: Path) -> duckdb.DuckDBPyConnection:
+    """A cursor whose default database is the DuckDB file ``path``, attached to this process's instance.
+
+    Raises:
+        duckdb.Error: The file cannot be opened (held by another process, damaged...).
+    """
+    global _INSTANCE
+    with _GUARD:
+        if _INSTANCE is None or _INSTANCE[0] != os.getpid():
+            # In a forked child the parent's instance is unusable (its threads did not survive the fork).
+            _INSTANCE = (os.getpid(), duckdb.connect())
+            _ATTACHED.clear()
+        cursor = _INSTANCE[1].cursor()
+        try:
+            if not _ATTACHED.get(path):
+                literal = str(path).replace("'", "''")
+                cursor.execute(f"ATTACH '{literal}' AS {_alias(path)}")
+            cursor.execute(f"USE {_alias(path)}")
+        except BaseException:
+            cursor.close()
+            raise
+        _ATTACHED[path] = _ATTACHED.get(path, 0) + 1
+        return cursor
+
+
+def detach(path: Path, cursor: duckdb.DuckDBPyConnection) -> None:
+    """Close a cursor from `attach`; the last one on ``path`` detaches the file (and releases its lock)."""
+    with _GUARD:
+        try:
+            remaining = _ATTACHED.get(path, 0) - 1
+            if remaining > 0:
+                _ATTACHED[path] = remaining
+            elif _ATTACHED.pop(path, None) is not None:
+                cursor.execute("USE memory")
+                cursor.execute(f"DETACH {_alias(path)}")
+        finally:
+            cursor.close()
+
+
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -255,7 +334,7 @@ class Store:
         pause = 0.005
         while True:
             try:
-                con = duckdb.connect(str(self.offline_path))
+                con = attach(self.offline_path)
                 break
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc) or time.monotonic() >= deadline:
@@ -265,15 +344,21 @@ class Store:
                             f"{timeout:g} s (set {LOCK_TIMEOUT_VARIABLE} to wait longer); "
                             f"DuckDB said: {exc}"
                         ) from None
+                    if is_damage(exc):
+                        raise self.damaged(exc) from exc
                     raise
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
-        # Times are stored and returned in UTC whatever the laptop's time zone is.
-        con.execute("SET TimeZone = 'UTC'")
-        if not self._schema_ready:
-            with _write_lock(self.offline_path):
-                con.execute(_METADATA_DDL)
-            self._schema_ready = True
+        try:
+            # Times are stored and returned in UTC whatever the laptop's time zone is.
+            con.execute("SET TimeZone = 'UTC'")
+            if not self._schema_ready:
+                with _write_lock(self.offline_path):
+                    con.execute(_METADATA_DDL)
+                self._schema_ready = True
+        except BaseException:
+            detach(self.offline_path, con)
+            raise
         return con
 
     # -- the timeline: real-clock work never lands in a simulation ----------------------------------
@@ -291,7 +376,7 @@ class Store:
     def recorded_timeline(self) -> str | None:
         """The timeline this store's commits follow (``simulated`` or ``real``), or None before its first."""
         with self.connect() as con:
-            rows = fetch_rows(con, "SELECT value FROM fti_store_settings WHERE key = 'timeline'")
+            rows = fetch_rows(con, TIMELINE_SQL)
         return rows[0][0] if rows else None
 
     def check_timeline(self, timeline: str, what: str, advice: str | None = None) -> None:
@@ -309,8 +394,13 @@ class Store:
         if recorded is not None and recorded != timeline:
             raise TimelineError(self._timeline_problem(recorded, what, advice))
 
-    def claim_timeline(self, con: duckdb.DuckDBPyConnection) -> None:
+    def claim_timeline(self, con: duckdb.DuckDBPyConnection, recorded: str | None | object = _UNREAD) -> None:
         """Inside a writing transaction: record the timeline on the first commit; refuse real-clock writes later.
+
+        Args:
+            con: The transaction's connection.
+            recorded: The store's recorded timeline, if the caller already read it in this
+                transaction (with `TIMELINE_SQL`, as part of a query it needed anyway).
 
         Raises:
             TimelineError: The store holds a simulation and this process runs on the real clock;
@@ -318,10 +408,12 @@ class Store:
             InvalidTimeError: ``FTI_NOW`` is set but is not a time.
         """
         current = current_timeline()
-        rows = fetch_rows(con, "SELECT value FROM fti_store_settings WHERE key = 'timeline'")
-        if not rows:
+        if recorded is _UNREAD:
+            rows = fetch_rows(con, TIMELINE_SQL)
+            recorded = rows[0][0] if rows else None
+        if recorded is None:
             con.execute("INSERT INTO fti_store_settings VALUES ('timeline', ?)", [current])
-        elif rows[0][0] == TIMELINE_SIMULATED and current == TIMELINE_REAL:
+        elif recorded == TIMELINE_SIMULATED and current == TIMELINE_REAL:
             raise TimelineError(self._timeline_problem(TIMELINE_SIMULATED, "this process"))
 
     def _timeline_problem(self, recorded: str, what: str, advice: str | None = None) -> str:
@@ -356,9 +448,26 @@ class Store:
         self._local.con = con
         try:
             yield con
+        except duckdb.Error as exc:
+            if is_damage(exc):  # a damaged block found by a read deep inside an engine
+                raise self.damaged(exc) from exc
+            raise
         finally:
             self._local.con = None
-            con.close()
+            detach(self.offline_path, con)
+
+    def damaged(self, exc: BaseException) -> StoreDamagedError:
+        """The error for a damaged offline file: which file, what DuckDB said and what to do."""
+        return StoreDamagedError(
+            f"the offline store {self.offline_path} is damaged and cannot be read (DuckDB said: {exc}). It holds "
+            "the full history, which cannot be rebuilt: restore it from a backup (`fti store backup DEST` makes "
+            f"one), or move the folder {self.path} aside to start over. `fti store check` tells which files are "
+            "damaged; the online copy (online.sqlite) is rebuilt from the history by itself"
+        )
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside a `transaction` of this store's file."""
+        return bool(getattr(self._local, "in_transaction", False))
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -406,3 +515,75 @@ def fetch_record(con: duckdb.DuckDBPyConnection, sql: str, params: list | None =
 def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
     """Run a query and return every row (never leaves a result half-fetched)."""
     return con.execute(sql, params or []).fetchall()
+
+
+# -- names that differ only in case ---------------------------------------------------------------
+#
+# DuckDB resolves identifiers case-insensitively, so a feature group ``Cards`` and another ``cards``
+# would share one data table. Existing notebooks use mixed-case names, so names are kept exactly as
+# given, and a new name that clashes with an existing one up to case is refused.
+
+
+def refuse_case_clash(con: Any, table: str, what: str, name: str) -> None:
+    """Refuse a new ``name`` that differs only in case from one in ``table`` (its ``name`` column).
+
+    DuckDB resolves names case-insensitively, so ``Cards`` and ``cards`` would share one
+    data table; the new spelling is refused rather than lower-cased.
+
+    Raises:
+        NameClashError: Naming both spellings.
+    """
+    rows = fetch_rows(con, f"SELECT DISTINCT name FROM {table} WHERE lower(name) = lower(?) AND name <> ?",
+                      [name, name])
+    if rows:
+        raise NameClashError(
+            f"{what} name '{name}' differs only in case from the existing {what} '{rows[0][0]}'; the store does "
+            f"not tell them apart. Use '{rows[0][0]}', or a name that differs in more than case"
+        )
+
+
+# -- whether the process that left something behind still runs -------------------------------------
+#
+# A staging folder of a model save, or a marker saying "this process is about to commit", is only
+# garbage once its owner is gone. A process id alone is not enough (ids are reused), so the owner is
+# recorded as its id and its start time (/proc/PID/stat field 22, clock ticks since boot); a process
+# with that id but another start time is someone else.
+
+
+def start_ticks(pid: int) -> int | None:
+    """The start time of process ``pid`` in clock ticks since boot, or None (no such process, or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after its last ')'.
+    fields = text[text.rfind(")") + 2:].split()
+    if fields and fields[0] == "Z":  # a zombie has finished; only its exit status is left to read
+        return -1
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def current_owner() -> tuple[int, int]:
+    """This process as ``(pid, start ticks)`` (start 0 where /proc is missing)."""
+    pid = os.getpid()
+    return pid, start_ticks(pid) or 0
+
+
+def is_alive(pid: int, started: int) -> bool:
+    """Whether process ``pid`` that started at ``started`` ticks (0: unknown) is still running."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    ticks = start_ticks(pid)
+    if ticks == -1:
+        return False  # a zombie: killed or finished, not yet reaped
+    return not (started and ticks is not None and ticks != started)

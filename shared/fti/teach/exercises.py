@@ -29,12 +29,21 @@ the master has them, hidden ones inserted where the master has them), its own
 working folder and stores, and a time limit; its checks are scored, and the
 executed notebook is rendered as HTML next to it for ``grades.html``.
 
-What a submission's isolation is, and is not: it runs in its own kernel
-process, in a fresh working folder, with its own feature stores (``FTI_STORE``,
-``FTI_EXERCISE_STORES``), ``HOME`` pointing at that folder and a time limit;
-relative paths cannot reach the project or another submission. It is **not** a
-security sandbox: the code runs as the user who grades and can reach any
-absolute path that user can. Grade untrusted code inside a container or a
+What grading guarantees (details in `grade`, `score` and exercises/README.md):
+
+* a check is credited only by the outcome its own cell, the master's, shows in
+  the executed notebook: not by its name, and not through any file a
+  submission could write;
+* the masters, the graded copy (hidden checks) and the output folder are not in
+  or under the kernel's working folder, and no environment variable or
+  attribute of the package names them in a graded kernel;
+* every process a submission starts is killed when its execution ends, new
+  sessions included (`fti.run.sweep`).
+
+What it is **not**: a security sandbox. The submission runs in the same
+process as the checks (it can replace the kit's functions in memory) and as
+the user who grades (it can read any absolute path that user can, the masters
+in this checkout included). Grade untrusted code inside a container or a
 virtual machine.
 """
 
@@ -48,6 +57,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,23 +67,26 @@ from typing import TYPE_CHECKING, Any
 from fti.clock import NOW_VARIABLE
 from fti.exceptions import ExerciseError
 from fti.paths import DATA_DIR, EXERCISE_STORES_VARIABLE, REPO_ROOT
-from fti.run.execute import STATUS_FAILED, ExecutionRequest
+from fti.run import sweep
+from fti.run.execute import STATUS_FAILED, ExecutionRequest, ExecutionResult
 from fti.run.executors import Executor, LocalExecutor
 from fti.store.storage import STORE_VARIABLE
 from fti.teach import grading
-from fti.teach.grading import RESULTS_VARIABLE
+from fti.teach.grading import GRADED_VARIABLE, GUARD_LINE, RESULT_MIME
 
 if TYPE_CHECKING:
     # Imported where used: nbformat costs a second at import, and a notebook calling `start` needs none of it.
     import nbformat
 
-EXERCISES_DIR = REPO_ROOT / "exercises"
-SOURCE_DIR = EXERCISES_DIR / "source"
-STUDENT_DIR = EXERCISES_DIR / "student"
+# EXERCISES_DIR, SOURCE_DIR and STUDENT_DIR (exercises/, its source/ and student/) are served by the
+# module's __getattr__ below, which refuses them to a graded submission's kernel.
+_FOLDERS = ("EXERCISES_DIR", "SOURCE_DIR", "STUDENT_DIR")
 # Each exercise's own store is a folder in here (git-ignored), never the course store data/store/.
 EXERCISE_STORES_DIR = DATA_DIR / "exercise-stores"
-# Set by the grader to the masters it grades against (`start` reads the tasks from there).
+# The masters' folder, when not exercises/source/ (`start` reads the tasks from there). Never given to a graded kernel.
 EXERCISE_SOURCE_VARIABLE = "FTI_EXERCISE_SOURCE"
+# Set by the grader in a submission's kernel: which task makes which name (JSON), instead of the master's path.
+PRODUCERS_VARIABLE = "FTI_EXERCISE_PRODUCERS"
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
 CHECK_TAG = "check"
@@ -91,6 +104,46 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
 # How a SyntaxError names an IPython cell: "invalid syntax (1602438192.py, line 1)".
 _CELL_FILE_SUFFIX = re.compile(r"\s*\(\d+\.py, line (\d+)\)\s*$")
+
+
+def _graded() -> bool:
+    """Whether this process is a graded submission's kernel (the grader set `GRADED_VARIABLE`)."""
+    return bool(os.environ.get(GRADED_VARIABLE))
+
+
+def _folder(name: str) -> Path:
+    if _graded():
+        raise ExerciseError(f"{name}: the exercise folders are not available to a submission being graded")
+    exercises_dir = REPO_ROOT / "exercises"
+    return {"EXERCISES_DIR": exercises_dir, "SOURCE_DIR": exercises_dir / "source",
+            "STUDENT_DIR": exercises_dir / "student"}[name]
+
+
+def __getattr__(name: str) -> Path:
+    """``EXERCISES_DIR``, ``SOURCE_DIR`` (the masters) and ``STUDENT_DIR``, except in a graded submission's kernel.
+
+    Not module constants, so that no attribute of the package hands a graded
+    submission the masters' folder (the checkout's layout is no secret, though:
+    see exercises/README.md).
+    """
+    if name in _FOLDERS:
+        try:
+            return _folder(name)
+        except ExerciseError as exc:
+            raise AttributeError(str(exc)) from None
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def masters_folder() -> Path:
+    """The masters' folder: ``FTI_EXERCISE_SOURCE`` if set, else ``exercises/source/``.
+
+    Raises:
+        ExerciseError: Asked from a graded submission's kernel.
+    """
+    configured = os.environ.get(EXERCISE_SOURCE_VARIABLE)
+    if _graded():
+        raise ExerciseError("the masters are not available to a submission being graded")
+    return Path(configured) if configured else _folder("SOURCE_DIR")
 
 
 def _source(cell: Mapping[str, Any]) -> str:
@@ -170,17 +223,22 @@ def _render(notebook: nbformat.NotebookNode) -> str:
     return _nbformat().writes(notebook) + "\n"
 
 
-def masters(source_dir: Path = SOURCE_DIR) -> list[Path]:
-    """The master notebooks, in name order."""
-    return sorted(source_dir.glob("*.ipynb"))
+def masters(source_dir: Path | None = None) -> list[Path]:
+    """The master notebooks, in name order (default: in `masters_folder()`)."""
+    return sorted((source_dir or masters_folder()).glob("*.ipynb"))
 
 
-def build(source_dir: Path = SOURCE_DIR, student_dir: Path = STUDENT_DIR) -> list[Path]:
+def build(source_dir: Path | None = None, student_dir: Path | None = None) -> list[Path]:
     """Write every student copy; remove copies whose master is gone. Returns the copies written.
 
     Running it twice changes nothing the second time.
+
+    Args:
+        source_dir: The masters (default: `masters_folder()`).
+        student_dir: Where the student copies go (default: ``exercises/student/``).
     """
     nbformat = _nbformat()
+    student_dir = student_dir or _folder("STUDENT_DIR")
     student_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for master in masters(source_dir):
@@ -196,9 +254,10 @@ def build(source_dir: Path = SOURCE_DIR, student_dir: Path = STUDENT_DIR) -> lis
     return written
 
 
-def outdated(source_dir: Path = SOURCE_DIR, student_dir: Path = STUDENT_DIR) -> list[str]:
+def outdated(source_dir: Path | None = None, student_dir: Path | None = None) -> list[str]:
     """Names of student copies that are missing, stale or extra (empty when all are current)."""
     nbformat = _nbformat()
+    student_dir = student_dir or _folder("STUDENT_DIR")
     problems = []
     wanted = set()
     for master in masters(source_dir):
@@ -213,26 +272,56 @@ def outdated(source_dir: Path = SOURCE_DIR, student_dir: Path = STUDENT_DIR) -> 
     return problems
 
 
-def checks_of(master: nbformat.NotebookNode, name: str = "notebook") -> dict[str, int]:
-    """``{check name: points}`` declared by the master's check and hidden-check cells.
+@dataclass(frozen=True)
+class DeclaredCheck:
+    """One check a master declares: what grading credits, by the cell it is in, never by its name alone.
+
+    Attributes:
+        cell_id: The id of the master's check (or hidden-check) cell holding it.
+        name: The check's name, a literal in ``check(...)``.
+        points: What passing it is worth.
+    """
+
+    cell_id: str
+    name: str
+    points: int
+
+
+def declared_checks(master: nbformat.NotebookNode, name: str = "notebook") -> list[DeclaredCheck]:
+    """Every check of the master's check and hidden-check cells, in the master's order.
 
     Raises:
-        ExerciseError: A check's name or points are not literals.
+        ExerciseError: A check's name or points are not literals, a check cell has no id, or two checks
+            share a name.
     """
-    found: dict[str, int] = {}
+    found: list[DeclaredCheck] = []
     for cell in master.cells:
         if cell.cell_type != "code" or not ({CHECK_TAG, HIDDEN_TAG} & set(_tags(cell))):
             continue
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check":
-                try:
-                    title = ast.literal_eval(node.args[0])
-                    points = next((ast.literal_eval(k.value) for k in node.keywords if k.arg == "points"), 1)
-                except (IndexError, ValueError) as exc:
-                    raise ExerciseError(
-                        f"{name}, cell {cell.get('id')}: check(...) needs a literal name and points") from exc
-                found[title] = int(points)
+        if not cell.get("id"):
+            raise ExerciseError(f"{name}: a check cell has no cell id; save the master with nbformat 4.5 or later")
+        calls = [node for node in ast.walk(ast.parse(cell.source))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check"]
+        for node in sorted(calls, key=lambda call: (call.lineno, call.col_offset)):
+            try:
+                title = ast.literal_eval(node.args[0])
+                points = next((ast.literal_eval(k.value) for k in node.keywords if k.arg == "points"), 1)
+            except (IndexError, ValueError) as exc:
+                raise ExerciseError(
+                    f"{name}, cell {cell.get('id')}: check(...) needs a literal name and points") from exc
+            if any(other.name == title for other in found):
+                raise ExerciseError(f"{name}, cell {cell.get('id')}: two checks are named {title!r}; rename one")
+            found.append(DeclaredCheck(cell.id, title, int(points)))
     return found
+
+
+def checks_of(master: nbformat.NotebookNode, name: str = "notebook") -> dict[str, int]:
+    """``{check name: points}`` declared by the master's check and hidden-check cells (see `declared_checks`).
+
+    Raises:
+        ExerciseError: As `declared_checks`.
+    """
+    return {declared.name: declared.points for declared in declared_checks(master, name)}
 
 
 # -- tasks and the names they make ------------------------------------------------------------
@@ -269,7 +358,7 @@ def _top_level_names(source: str) -> list[str]:
     return names
 
 
-def producers(master: Mapping[str, Any]) -> dict[str, str]:
+def producers(master: Mapping[str, Any], *, hidden: bool = True) -> dict[str, str]:
     """Which part of an exercise first defines each notebook variable: ``{"features": "task 1", ...}``.
 
     Code cells before the first task heading are the setup cell; a markdown cell
@@ -278,10 +367,13 @@ def producers(master: Mapping[str, Any]) -> dict[str, str]:
 
     Args:
         master: The master notebook (an ``nbformat`` node or the plain JSON).
+        hidden: Count the hidden-check cells too (the grader leaves them out of what a kernel is told).
     """
     found: dict[str, str] = {}
     part = SETUP
     for cell in master.get("cells", []):
+        if not hidden and HIDDEN_TAG in _tags(cell):
+            continue
         source = _source(cell)
         if cell.get("cell_type") == "markdown":
             heading = _TASK_HEADING.search(source)
@@ -382,17 +474,24 @@ def start(name: str, *, fresh: bool = True) -> Exercise:
     Returns:
         The `Exercise`.
 
+    In a graded submission's kernel the grader says which task makes which name
+    (``FTI_EXERCISE_PRODUCERS``): the kernel is never told where the masters are.
+
     Raises:
         ExerciseError: No master of that name (in ``exercises/source/``, or ``FTI_EXERCISE_SOURCE``).
     """
     name = _exercise_name(name)
-    source_dir = Path(os.environ.get(EXERCISE_SOURCE_VARIABLE) or SOURCE_DIR)
-    master = source_dir / f"{name}.ipynb"
-    if not master.is_file():
-        known = ", ".join(path.stem for path in masters(source_dir)) or "none"
-        raise ExerciseError(f"there is no exercise {name!r} in {_shown(source_dir)} (exercises there: {known})")
-    with master.open(encoding="utf-8") as handle:
-        made = producers(json.load(handle))
+    told = os.environ.get(PRODUCERS_VARIABLE)
+    if told:
+        made = {str(key): str(value) for key, value in json.loads(told).items()}
+    else:
+        folder = masters_folder()
+        master = folder / f"{name}.ipynb"
+        if not master.is_file():
+            known = ", ".join(path.stem for path in masters(folder)) or "none"
+            raise ExerciseError(f"there is no exercise {name!r} in {_shown(folder)} (exercises there: {known})")
+        with master.open(encoding="utf-8") as handle:
+            made = producers(json.load(handle))
     store = exercise_store(name)
     emptied = reset(name) if fresh else False
     store.mkdir(parents=True, exist_ok=True)
@@ -410,14 +509,24 @@ def grading_version(master: nbformat.NotebookNode, submission: nbformat.Notebook
     """The submission with the master's check cells restored and its hidden checks inserted.
 
     Check cells are matched by cell id: a student cannot change or delete a check.
-    A restored cell goes right after the cell that precedes it in the master.
-    Every code cell after the first is tagged ``raises-exception``, so each
-    check runs whatever the cells before it did.
+    A restored cell goes right after the cell that precedes it in the master; a
+    second cell of the student's bearing a check cell's id is dropped, so each
+    check cell is in the graded copy exactly once, with the master's id (the
+    grader reads its outcomes by that id). Each restored check cell starts with
+    `fti.teach.grading.GUARD_LINE`. Every code cell after the first is tagged
+    ``raises-exception``, so each check runs whatever the cells before it did.
     """
     graded = copy.deepcopy(submission)
     checks = {cell.id: cell for cell in master.cells if {CHECK_TAG, HIDDEN_TAG} & set(_tags(cell))}
-    cells = [copy.deepcopy(checks[cell.get("id")]) if cell.get("id") in checks else cell for cell in graded.cells]
-    present = {cell.get("id") for cell in cells}
+    cells, present = [], set()
+    for cell in graded.cells:
+        cell_id = cell.get("id")
+        if cell_id in checks:
+            if cell_id in present:
+                continue
+            cell = copy.deepcopy(checks[cell_id])
+        cells.append(cell)
+        present.add(cell_id)
     previous_id = None
     for cell in master.cells:
         if cell.id in checks and cell.id not in present:
@@ -429,6 +538,8 @@ def grading_version(master: nbformat.NotebookNode, submission: nbformat.Notebook
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            if cell.get("id") in checks:
+                cell.source = f"{GUARD_LINE}\n{checks[cell.id].source}"
     _continue_after_errors(cells)
     graded.cells = cells
     return graded
@@ -504,25 +615,63 @@ class Grade:
     html: str = ""
 
 
-def _score(results_file: Path, declared: dict[str, int]) -> tuple[int, list[str], dict[str, str]]:
-    """Points, failed checks and their messages from a results file; the last record of a check counts."""
-    outcome: dict[str, dict] = {}
-    if results_file.exists():
-        for line in results_file.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a submission writing into the results file gains nothing from it
-            if isinstance(record, dict) and record.get("check") in declared:
-                outcome[record["check"]] = record
-    passed = {name for name, record in outcome.items() if record.get("passed") is True}
-    failed = [name for name in declared if name not in passed]
-    messages = {
-        name: str(outcome[name].get("message") or "failed") if name in outcome
-        else "did not run: the notebook stopped or ran out of time before this check"
-        for name in failed
-    }
-    return sum(declared[name] for name in passed), failed, messages
+NOT_RUN = "did not run: the notebook stopped or ran out of time before this check"
+NOT_REPORTED = ("did not report a result: its cell stopped before this check, or the notebook's outputs passed "
+                "their size limit")
+REPORTED_TWICE = ("reported more than once: something besides the check showed a result in its cell, so neither "
+                  "counts")
+
+
+def _outcomes(executed: Path) -> dict[str, tuple[bool, list[dict]]]:
+    """``{cell id: (whether it ran, the check outcomes shown in its outputs)}`` of an executed notebook."""
+    try:
+        notebook = _nbformat().read(executed, as_version=4)
+    except Exception:  # noqa: BLE001 - a missing or unreadable executed notebook ran no checks
+        return {}
+    found: dict[str, tuple[bool, list[dict]]] = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not cell.get("id"):
+            continue
+        shown = [output.get("data", {}).get(RESULT_MIME) for output in cell.get("outputs", [])
+                 if output.get("output_type") in ("display_data", "execute_result")]
+        found[cell.id] = (cell.get("execution_count") is not None,
+                          [outcome for outcome in shown if isinstance(outcome, dict)])
+    return found
+
+
+def score(executed: Path, declared: list[DeclaredCheck]) -> tuple[int, list[str], dict[str, str]]:
+    """Points, failed checks and their messages, from the outputs of the grader's check cells.
+
+    A check is credited only by an outcome shown in the output of *its own*
+    cell (the master's check cell, found by its id) and naming a check the
+    master declares in that cell, exactly once: outcomes shown by the student's
+    cells, or naming a check of another cell, count for nothing, and a check
+    whose cell shows two outcomes for it gets neither. Points come from the
+    master, never from the outcome.
+
+    Args:
+        executed: The executed graded copy (`grading_version`).
+        declared: The master's checks (`declared_checks`).
+
+    Returns:
+        The points, the names of the checks not passed (in the master's order), and ``{name: why}`` for those.
+    """
+    outcomes = _outcomes(executed)
+    points, failed, messages = 0, [], {}
+    for expected in declared:
+        ran, shown = outcomes.get(expected.cell_id, (False, []))
+        mine = [outcome for outcome in shown if outcome.get("check") == expected.name]
+        if len(mine) == 1 and mine[0].get("passed") is True:
+            points += expected.points
+            continue
+        failed.append(expected.name)
+        if len(mine) > 1:
+            messages[expected.name] = REPORTED_TWICE
+        elif mine:
+            messages[expected.name] = str(mine[0].get("message") or "failed")
+        else:
+            messages[expected.name] = NOT_REPORTED if ran else NOT_RUN
+    return points, failed, messages
 
 
 def describe_cell_error(execution_count: int | None, output: Mapping[str, Any]) -> str:
@@ -601,20 +750,74 @@ def render_html(executed: Path) -> Path | None:
     return target
 
 
-def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, timeout: float = DEFAULT_TIMEOUT,
-          executor: Executor | None = None, progress: bool = True) -> list[Grade]:
+@dataclass(frozen=True)
+class _Job:
+    """One submission on its way through the grader."""
+
+    submission: Submission
+    request: ExecutionRequest
+    tag: str
+    executed: Path
+
+
+def _prepare(submission: Submission, master: nbformat.NotebookNode, private: Path, kernels: Path,
+             timeout: float) -> _Job:
+    """Write the graded copy where the kernel cannot see it, and the request that runs it in a folder of its own."""
+    nbformat = _nbformat()
+    # Random names: a folder's name tells a kernel nothing about whose it is or where the rest is.
+    token = uuid.uuid4().hex
+    work = kernels / token
+    work.mkdir()
+    try:
+        notebook = nbformat.read(submission.path, as_version=4)
+    except Exception as exc:  # a broken file is that student's problem, not the batch's
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            f"raise ValueError({'the submitted file is not a readable notebook: ' + str(exc)[:200]!r})")])
+    source = private / f"{token}.ipynb"
+    nbformat.write(grading_version(master, notebook), source)
+    tag = sweep.new_tag()
+    env: dict[str, str | None] = {
+        # The kernel's own stores and HOME, and the real clock.
+        STORE_VARIABLE: str(work / "store"), EXERCISE_STORES_VARIABLE: str(work / "exercise-stores"),
+        "HOME": str(work), NOW_VARIABLE: None,
+        # What `start` needs from the master, instead of where the masters are; nothing names them.
+        PRODUCERS_VARIABLE: json.dumps(producers(master, hidden=False)), EXERCISE_SOURCE_VARIABLE: None,
+        GRADED_VARIABLE: "1",
+        # Every process the submission starts carries it, so all are ended with the execution.
+        sweep.EXECUTION_TAG_VARIABLE: tag,
+    }
+    executed = private / f"{token}.executed.ipynb"
+    request = ExecutionRequest(notebook=source, output=executed, env=env, cwd=work, timeout=timeout,
+                               label=f"{submission.student}/{submission.exercise}")
+    return _Job(submission, request, tag, executed)
+
+
+def grade(submissions: Path, out_dir: Path, *, source_dir: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
+          executor: Executor | None = None, progress: bool = True, scratch_dir: Path | None = None) -> list[Grade]:
     """Execute and score every submission; write ``grades.csv`` and ``grades.html`` in ``out_dir``.
 
     Each check scores on its own: a cell that raises (a task not done, a syntax
-    error) costs the checks that need it, not the whole notebook.
+    error) costs the checks that need it, not the whole notebook. Checks are
+    scored from the outputs of the master's own check cells (`score`).
+
+    Where things are while a submission runs: its kernel works in a fresh folder
+    of its own (also its ``HOME`` and stores) under a new folder in
+    ``scratch_dir``; the graded copies (hidden checks included) and the
+    notebooks being executed are in a hidden folder in ``out_dir``, and the
+    executed notebooks reach ``out_dir/executed/`` only when every submission
+    has run. Neither the kernel's environment nor the package names either
+    place or the masters. Both temporary folders are removed at the end.
+    Every process a submission started is killed when its execution ends
+    (`fti.run.sweep`).
 
     Args:
         submissions: Folder of submissions (see `find_submissions`).
-        out_dir: Where the executed notebooks (and their HTML), working folders and reports go.
-        source_dir: The master notebooks.
+        out_dir: Where the executed notebooks (and their HTML) and the reports go.
+        source_dir: The master notebooks (default: `masters_folder()`).
         timeout: Seconds each submission may run.
         executor: An `fti.run.executors.Executor`; default: a `LocalExecutor` with one worker per core.
         progress: Show a progress bar.
+        scratch_dir: Where the kernels' working folders are made (default: the system's temporary folder).
 
     Returns:
         One grade per submission, in the order `find_submissions` found them.
@@ -625,46 +828,73 @@ def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, ti
     """
     nbformat = _nbformat()
     exercise_masters = {path.stem: nbformat.read(path, as_version=4) for path in masters(source_dir)}
-    declared = {name: checks_of(master, name) for name, master in exercise_masters.items()}
+    declared = {name: declared_checks(master, name) for name, master in exercise_masters.items()}
     found = find_submissions(Path(submissions), exercise_masters)
     out_dir = Path(out_dir).resolve()
-    requests, results_files = [], {}
-    for submission in found:
-        work = out_dir / "work" / submission.student / submission.exercise
-        work.mkdir(parents=True, exist_ok=True)
-        try:
-            notebook = nbformat.read(submission.path, as_version=4)
-        except Exception as exc:  # a broken file is that student's problem, not the batch's
-            notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-                f"raise ValueError({'the submitted file is not a readable notebook: ' + str(exc)[:200]!r})")])
-        graded = grading_version(exercise_masters[submission.exercise], notebook)
-        source = work / f"{submission.exercise}.ipynb"
-        nbformat.write(graded, source)
-        # Outside the working folder, so a submission that cleans its folder keeps its score.
-        results = out_dir / "results" / submission.student / f"{submission.exercise}.jsonl"
-        results.parent.mkdir(parents=True, exist_ok=True)
-        results.unlink(missing_ok=True)
-        results_files[(submission.student, submission.exercise)] = results
-        requests.append(ExecutionRequest(
-            notebook=source,
-            output=out_dir / "executed" / submission.student / f"{submission.exercise}.ipynb",
-            # The kernel's own stores, results file and HOME, the masters graded against, and the real clock.
-            env={STORE_VARIABLE: str(work / "store"), EXERCISE_STORES_VARIABLE: str(work / "exercise-stores"),
-                 EXERCISE_SOURCE_VARIABLE: str(Path(source_dir).resolve()), RESULTS_VARIABLE: str(results),
-                 "HOME": str(work), NOW_VARIABLE: None},
-            cwd=work, timeout=timeout, label=f"{submission.student}/{submission.exercise}",
+    out_dir.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=".grading-", dir=out_dir))
+    kernels = Path(tempfile.mkdtemp(prefix="fti-grading-", dir=scratch_dir))
+    jobs: list[_Job] = []
+    tags: dict[str, str] = {}
+    try:
+        for submission in found:
+            jobs.append(_prepare(submission, exercise_masters[submission.exercise], private, kernels, timeout))
+            tags[jobs[-1].request.label] = jobs[-1].tag
+        by_label = _execute_all([job.request for job in jobs], tags, executor, progress)
+        for job in jobs:
+            target = out_dir / "executed" / job.submission.student / f"{job.submission.exercise}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)
+            if job.executed.exists():
+                job.executed.replace(target)
+    finally:
+        for tag in tags.values():
+            sweep.sweep(tag)  # whatever happened above, nothing a submission started outlives grading
+        shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(kernels, ignore_errors=True)
+    grades: list[Grade] = []
+    for job in jobs:
+        submission = job.submission
+        result = by_label[job.request.label]
+        executed = out_dir / "executed" / submission.student / f"{submission.exercise}.ipynb"
+        checks = declared[submission.exercise]
+        points, failed, messages = score(executed, checks)
+        # A submission whose cells raised is graded "error"; "ok" and "timeout" are the execution's own words.
+        status = "error" if result.status == STATUS_FAILED else result.status
+        if _cut_outputs(executed):
+            status = f"{status}, output cut"
+        errors = cell_errors(executed)
+        error = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+        page = render_html(executed)
+        grades.append(Grade(
+            submission.student, submission.exercise, points, sum(check.points for check in checks), status,
+            failed,
+            # A timeout or a dead kernel is said by the execution; cell errors by the cells.
+            error if error and result.status == STATUS_FAILED else (result.error or error),
+            str(executed.relative_to(out_dir)), messages,
+            str(page.relative_to(out_dir)) if page is not None else "",
         ))
+    write_reports(grades, out_dir)
+    return grades
+
+
+def _execute_all(requests: list[ExecutionRequest], tags: Mapping[str, str], executor: Executor | None,
+                 progress: bool) -> dict[str, ExecutionResult]:
+    """Run the requests; as each ends, kill what it left running. Returns the results by label."""
     owner = executor is None
     executor = executor or LocalExecutor()
-    grades: list[Grade] = []
+    by_label: dict[str, ExecutionResult] = {}
     try:
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(requests), desc="grading", unit="notebook")
-        by_label = {}
         for result in executor.map_unordered(requests):
+            # The execution has ended (its kernel stopped or was killed). A process it started in a
+            # session of its own is still running: end it now, not when the batch ends. Here, for an
+            # executor on this machine; the run layer does the same where the execution ran.
+            sweep.sweep(tags[result.request.label])
             by_label[result.request.label] = result
             if bar is not None:
                 bar.update(1)
@@ -673,26 +903,7 @@ def grade(submissions: Path, out_dir: Path, *, source_dir: Path = SOURCE_DIR, ti
     finally:
         if owner:
             executor.close()
-    for submission in found:
-        result = by_label[f"{submission.student}/{submission.exercise}"]
-        checks = declared[submission.exercise]
-        points, failed, messages = _score(results_files[(submission.student, submission.exercise)], checks)
-        # A submission whose cells raised is graded "error"; "ok" and "timeout" are the execution's own words.
-        status = "error" if result.status == STATUS_FAILED else result.status
-        if _cut_outputs(result.output):
-            status = f"{status}, output cut"
-        errors = cell_errors(result.output)
-        error = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
-        page = render_html(result.output)
-        grades.append(Grade(
-            submission.student, submission.exercise, points, sum(checks.values()), status, failed,
-            # A timeout or a dead kernel is said by the execution; cell errors by the cells.
-            error if error and result.status == STATUS_FAILED else (result.error or error),
-            str(result.output.relative_to(out_dir)), messages,
-            str(page.relative_to(out_dir)) if page is not None else "",
-        ))
-    write_reports(grades, out_dir)
-    return grades
+    return by_label
 
 
 _REPORT_STYLE = (

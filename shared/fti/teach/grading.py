@@ -24,21 +24,44 @@ own assertion points at the student's code, not at the kit:
 
 Cells are named by the execution count JupyterLab shows beside them (``[3]``).
 
-When the grader runs the notebook it sets ``FTI_GRADING_RESULTS`` to a file, and
-each check appends its outcome there as one JSON line.
+How a check reports to the grader: in a kernel, each check's line is shown as
+a display output carrying its outcome as `RESULT_MIME` data (JupyterLab shows
+the text line). The executing process files every output under the cell whose
+execution produced it, and the grader (`fti.teach.exercises.score`) reads the
+outcomes from the outputs of its own check cells only: an outcome shown while a
+student's cell ran stays in that cell and counts for nothing, as does one
+naming a check the master does not declare in that cell, and a check shown
+twice in its cell (once by student code the check called) gets nothing. There
+is no results file for a submission to write into.
+
+Every check cell the grader puts into a submission starts with `GUARD_LINE`,
+which binds ``check`` to `genuine_check`: the function as this module defined
+it, whatever the student's cells bound to the name ``check`` or to
+``fti.teach.grading.check``. A student's code still runs in the same process as
+the checks, so code written to forge a result can still do so: replace this
+module's other functions or IPython's display machinery, rewrite cells as
+IPython compiles them, or, from code a check calls, clear the check cell's
+output and show a fake outcome. This stops accidents and casual forgery, not a
+determined attacker; the executed notebook shows every cell the student ran.
 """
 
 from __future__ import annotations
 
-import json
+import linecache
 import os
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-RESULTS_VARIABLE = "FTI_GRADING_RESULTS"
+# The MIME type of a check's outcome in a cell's outputs: {"check", "passed", "points", "max", "message"}.
+RESULT_MIME = "application/vnd.fti.check-result+json"
+# Set in a graded submission's kernel: checks then also catch what a student's code raises to abort a check cell.
+GRADED_VARIABLE = "FTI_GRADED_SUBMISSION"
+# The first line of every check cell the grader runs: see `genuine_check`.
+GUARD_LINE = "check = __import__('fti.teach.grading', fromlist=['_']).genuine_check()  # put here by fti grade"
 
 # {name: what makes it}, e.g. {"features": "task 1"}: set by `set_producers` for the running exercise.
 _producers: dict[str, str] = {}
@@ -54,11 +77,22 @@ def set_producers(producers: Mapping[str, str]) -> None:
     _producers.update(producers)
 
 
-def _record(result: dict) -> None:
-    path = os.environ.get(RESULTS_VARIABLE)
-    if path:
-        with Path(path).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(result) + "\n")
+def _in_kernel() -> Any:
+    """The IPython kernel's shell when running in one (a notebook), else None."""
+    if "IPython" not in sys.modules:
+        return None
+    shell = sys.modules["IPython"].get_ipython()
+    return shell if getattr(shell, "kernel", None) is not None else None
+
+
+def _report(result: dict, line: str) -> None:
+    """Show a check's line; in a kernel, as a display output that also carries the outcome for the grader."""
+    if _in_kernel() is None:
+        print(line)
+        return
+    from IPython.display import publish_display_data
+
+    publish_display_data({"text/plain": line, RESULT_MIME: result})
 
 
 def cell_number(filename: str) -> int | None:
@@ -77,6 +111,12 @@ def cell_number(filename: str) -> int | None:
 def _code(frame: traceback.FrameSummary) -> str:
     line = (frame.line or "").strip()
     return f" `{line if len(line) <= 100 else line[:97] + '...'}`" if line else ""
+
+
+def _check_line(frame: traceback.FrameSummary) -> int | None:
+    """A line of a check cell as its author numbered it: the grader's `GUARD_LINE` above it is not counted."""
+    guarded = linecache.getline(frame.filename, 1).rstrip("\n") == GUARD_LINE
+    return frame.lineno - 1 if guarded and frame.lineno else frame.lineno
 
 
 def explain(error: BaseException) -> str:
@@ -121,7 +161,7 @@ def explain(error: BaseException) -> str:
         return what
     frame, number = in_cells[-1]
     if frame.filename == check_file:
-        return f"{what} (raised by this check, line {frame.lineno}:{_code(frame)})"
+        return f"{what} (raised by this check, line {_check_line(frame)}:{_code(frame)})"
     return f"your cell [{number}], line {frame.lineno}:{_code(frame)}: {what}"
 
 
@@ -138,10 +178,30 @@ def check(name: str, points: int = 1) -> Iterator[None]:
         yield
     except Exception as error:  # a student's bug must cost this check only, not the notebook
         result["message"] = explain(error)
+    except (KeyboardInterrupt, SystemExit) as error:
+        # Interactively, Ctrl-C and exit() stop the cell as usual. In a graded kernel nobody presses
+        # Ctrl-C: a student's code raising these would stop the cell before the checks after this one
+        # report, so this check fails and the cell goes on.
+        if not os.environ.get(GRADED_VARIABLE):
+            raise
+        result["message"] = f"{type(error).__name__} raised inside the check"
     else:
         result["passed"] = True
         result["points"] = points
-    _record(result)
     mark = "✓" if result["passed"] else "✗"
     detail = "" if result["passed"] else "\n    " + result["message"].replace("\n", "\n    ")
-    print(f"{mark} {name} [{result['points']}/{points}]{detail}")
+    _report(result, f"{mark} {name} [{result['points']}/{points}]{detail}")
+
+
+# The function as defined above, kept apart from the module attribute `check`, which a student's code may replace.
+_genuine_check = check
+
+
+def genuine_check() -> Any:
+    """`check` as this module defined it: what `GUARD_LINE` binds in every check cell the grader runs.
+
+    A student's cell that rebinds the name ``check``, or replaces
+    ``fti.teach.grading.check``, does not change the function graded check
+    cells use.
+    """
+    return _genuine_check
