@@ -251,6 +251,10 @@ class ExecutorError(ExecutionRequestError):
     """An executor cannot be chosen or reached: an unknown ``--executor``, an unreachable Dask scheduler."""
 
 
+class KernelNotReadyError(FTIError, RuntimeError):
+    """A notebook's kernel died, or did not answer, before its first cell; the execution ends as a result."""
+
+
 class BatchError(FTIError, ValueError):
     """A batch request (``fti batch``) is malformed: no notebooks, a missing file, a bad parameter or grid."""
 

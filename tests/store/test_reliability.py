@@ -30,7 +30,8 @@ from fti.exceptions import (
     ServingKeyError,
     StoreDamagedError,
 )
-from fti.store.storage import OFFLINE_FILE, ONLINE_FILE, current_owner
+from fti.store.liveness import current_owner
+from fti.store.storage import OFFLINE_FILE, ONLINE_FILE
 
 DAMAGES = ["truncate", "header", "text"]
 

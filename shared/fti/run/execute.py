@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fti.exceptions import ExecutionRequestError
+from fti.exceptions import ExecutionRequestError, KernelNotReadyError
 from fti.run import sweep
 
 if TYPE_CHECKING:
@@ -694,9 +694,9 @@ def _quick_ready_client() -> type:
                             self._handle_kernel_info_reply(msg)
                             break
                 if not await self._async_is_alive():
-                    raise RuntimeError("Kernel died before replying to kernel_info")
+                    raise KernelNotReadyError("Kernel died before replying to kernel_info")
                 if time.time() > abs_timeout:
-                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+                    raise KernelNotReadyError(f"Kernel didn't respond in {timeout:g} seconds")
             while True:
                 try:
                     await ensure_async(self.iopub_channel.get_msg(timeout=0.01))

@@ -25,7 +25,8 @@ import pandas as pd
 
 from fti.exceptions import InUseError, ModelNotFoundError
 from fti.store import arguments, artifacts
-from fti.store.storage import Store, current_owner, fetch_frame, fetch_record, fetch_rows, is_alive, refuse_case_clash
+from fti.store.liveness import current_owner, is_alive
+from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows, refuse_case_clash
 
 STAGING_PREFIX = ".staging-"
 _LEGACY_STAGING_AGE = 3600.0  # seconds

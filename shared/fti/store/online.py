@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -34,8 +34,8 @@ import pandas as pd
 
 from fti.exceptions import OnlineStoreRebuiltWarning, ServingKeyError
 from fti.names import quote
+from fti.store.liveness import current_owner, is_alive
 from fti.store.schema import BIGINT, BOOLEAN, TIMESTAMP, VARCHAR, Columns
-from fti.store.storage import current_owner, is_alive
 
 T = TypeVar("T")
 
@@ -77,6 +77,31 @@ def _column_to_sqlite(column: pd.Series) -> list[object]:
     return column.astype(object).where(~missing, None).tolist()
 
 
+@contextlib.contextmanager
+def _write_transaction(con: sqlite3.Connection) -> Iterator[None]:
+    """Take SQLite's write lock; roll back if the block fails. The block ends it (COMMIT or ROLLBACK)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        raise
+
+
+def _upsert_rows(con: sqlite3.Connection, table: str, names: Sequence[str], primary_key: Sequence[str],
+                 rows: pd.DataFrame, on_conflict: str) -> None:
+    """Create ``table`` if missing and write ``rows``, resolving a key already there with ``on_conflict``."""
+    column_sql = ", ".join(quote(name) for name in names)
+    keys = ", ".join(quote(key) for key in primary_key)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({column_sql}, PRIMARY KEY ({keys}))")
+    placeholders = ", ".join("?" for _ in names)
+    values = list(zip(*(_column_to_sqlite(rows[name]) for name in names), strict=True))
+    con.executemany(
+        f"INSERT INTO {quote(table)} ({column_sql}) VALUES ({placeholders}) ON CONFLICT ({keys}) {on_conflict}",
+        values)
+
+
 def _record_applied(con: sqlite3.Connection, table: str, commit_id: int) -> None:
     """End a write transaction: ``table`` now reflects ``commit_id``, and this process's pending marker goes."""
     con.execute("INSERT OR REPLACE INTO fti_online_state (table_name, applied_commit) VALUES (?, ?)",
@@ -97,10 +122,6 @@ _PENDING_DDL = (
     "CREATE TABLE IF NOT EXISTS fti_online_pending (table_name TEXT NOT NULL, pid INTEGER NOT NULL, "
     "started INTEGER NOT NULL, PRIMARY KEY (table_name, pid))"
 )
-# SQLite's limit on the columns of a table (SQLITE_MAX_COLUMN; 2000 unless SQLite was built otherwise).
-_FALLBACK_COLUMN_LIMIT = 2000
-
-
 def _is_damage(exc: BaseException) -> bool:
     """Whether a SQLite error means the file itself is damaged (not a lock or a missing table)."""
     if not isinstance(exc, sqlite3.DatabaseError):
@@ -298,11 +319,8 @@ class OnlineStore:
     @functools.cache
     def column_limit() -> int:
         """How many columns a table of the online copy can have (SQLite's SQLITE_LIMIT_COLUMN)."""
-        try:
-            with contextlib.closing(sqlite3.connect(":memory:")) as con:
-                return con.getlimit(sqlite3.SQLITE_LIMIT_COLUMN)
-        except AttributeError:  # Python < 3.11
-            return _FALLBACK_COLUMN_LIMIT
+        with contextlib.closing(sqlite3.connect(":memory:")) as con:
+            return con.getlimit(sqlite3.SQLITE_LIMIT_COLUMN)
 
     def _serving_connection(self) -> sqlite3.Connection:
         """This thread's connection after the per-lookup checks (file identity, other connections' commits).
@@ -351,11 +369,10 @@ class OnlineStore:
             so the caller must decide again. True otherwise.
         """
         names = [name for name, _ in columns]
-        column_sql = ", ".join(quote(name) for name in names)
+        replace = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in names if name not in primary_key)
 
         def run(con: sqlite3.Connection) -> bool:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _write_transaction(con):
                 row = con.execute(
                     "SELECT applied_commit FROM fti_online_state WHERE table_name = ?", (table,)).fetchone()
                 if not replace_all and (row is None or row[0] >= commit_id):
@@ -365,19 +382,9 @@ class OnlineStore:
                     return row is not None
                 if replace_all:
                     con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
-                con.execute(
-                    f"CREATE TABLE IF NOT EXISTS {quote(table)} ({column_sql}, "
-                    f"PRIMARY KEY ({', '.join(quote(key) for key in primary_key)}))"
-                )
-                placeholders = ", ".join("?" for _ in names)
-                values = list(zip(*(_column_to_sqlite(rows[name]) for name in names), strict=True))
-                con.executemany(
-                    f"INSERT OR REPLACE INTO {quote(table)} ({column_sql}) VALUES ({placeholders})", values)
+                _upsert_rows(con, table, names, primary_key, rows,
+                             f"DO UPDATE SET {replace}" if replace else "DO NOTHING")
                 _record_applied(con, table, commit_id)
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
             return True
 
         return self._guarded(run)
@@ -403,8 +410,6 @@ class OnlineStore:
             then brings it up to date from the offline history with `write`).
         """
         names = [name for name, _ in columns]
-        column_sql = ", ".join(quote(name) for name in names)
-        keys = ", ".join(quote(key) for key in primary_key)
         updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in names if name not in primary_key)
         if event_time is not None:
             # Oldest first: of two rows for one key in this commit, the newer is written last.
@@ -415,28 +420,14 @@ class OnlineStore:
         conflict = f"DO UPDATE SET {updates}{newer}" if updates else "DO NOTHING"
 
         def run(con: sqlite3.Connection) -> bool:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _write_transaction(con):
                 row = con.execute(
                     "SELECT applied_commit FROM fti_online_state WHERE table_name = ?", (table,)).fetchone()
-                applied = None if row is None else int(row[0])
-                if applied != previous_commit:
+                if (None if row is None else int(row[0])) != previous_commit:
                     con.execute("ROLLBACK")
                     return False
-                if applied is None:
-                    con.execute(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({column_sql}, PRIMARY KEY ({keys}))")
-                placeholders = ", ".join("?" for _ in names)
-                values = list(zip(*(_column_to_sqlite(rows[name]) for name in names), strict=True))
-                con.executemany(
-                    f"INSERT INTO {quote(table)} ({column_sql}) VALUES ({placeholders}) "
-                    f"ON CONFLICT ({keys}) {conflict}",
-                    values,
-                )
+                _upsert_rows(con, table, names, primary_key, rows, conflict)
                 _record_applied(con, table, commit_id)
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
             return True
 
         applied = self._guarded(run)
@@ -447,15 +438,10 @@ class OnlineStore:
     def drop(self, table: str) -> None:
         """Remove ``table`` and the record of its last commit, in one SQLite transaction (nothing if absent)."""
         def run(con: sqlite3.Connection) -> None:
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _write_transaction(con):
                 con.execute(f"DROP TABLE IF EXISTS {quote(table)}")
                 con.execute("DELETE FROM fti_online_state WHERE table_name = ?", (table,))
                 con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
 
         self._guarded(run)
 
