@@ -10,7 +10,9 @@ The map, from the bottom layer up (each imports only the ones below it):
 
 * ``exceptions``, ``clock``, ``names``, ``paths``: every error, the clock, valid names, folders;
 * ``store/``: the feature store and model registry (DuckDB, SQLite, model files in one folder);
+* ``stream/``: stream feature pipelines in-process: windows per key, late events, replay on the clock;
 * ``run/``: executing notebooks as scheduled pipelines, batches and the committed-notebook build;
+* ``serve/``: a system's online inference over HTTP, with a page to try it (``fti serve``);
 * ``teach/``: what pipelines and exercises call: metrics, monitoring, plots, dashboards, grading;
 * ``cli``: the ``fti`` command.
 
@@ -57,7 +59,7 @@ __all__ = [
 
 # Sub-packages a notebook reaches as ``fti.teach.plots`` or ``fti.store.validation``. They are
 # imported on first use, so ``import fti`` stays quick for pipelines that need only the store.
-_SUBMODULES = {"clock", "paths", "run", "store", "teach"}
+_SUBMODULES = {"clock", "paths", "run", "serve", "store", "stream", "teach"}
 
 
 def __getattr__(name: str) -> object:

@@ -15,6 +15,7 @@
     fti grade submissions/                         grade a class, one report
     fti new energy_prices [--kind realtime]        a new system of your own, running at once
     fti check energy_prices                        is its shape sound? one line per thing to change
+    fti serve fraud [--port 8000]                  its online inference over HTTP, with a page to try it
 
 ``fti run`` shows progress bars on a terminal and prints one line per notebook
 run when its output goes to a log or CI.
@@ -62,6 +63,14 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
 
 _positive_int = _whole_number(1)
 _non_negative_int = _whole_number(0)
+
+
+def _port(text: str) -> int:
+    """An argparse type for a TCP port: 0 (any free one) to 65535."""
+    port = _non_negative_int(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return port
 
 
 def _seconds(text: str) -> float:
@@ -247,6 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where executed notebooks go (default: runs/check/SYSTEM/)")
     check.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                        help="time limit of each notebook (default: its schedule's, or 600)")
+
+    serve = commands.add_parser(
+        "serve", help="serve a system's online inference over HTTP, with a page to try it",
+        description=("Serve SYSTEM's online inference pipeline (systems.SYSTEM.serving, or --module) with tornado: "
+                     "GET / a page with a form, POST /predict JSON in and out, GET /health. The first line printed "
+                     "is the URL. Ctrl-C or SIGTERM stops it cleanly: answers in flight finish, the service's "
+                     "close() runs, exit code 0. See `help(fti.serve)` for what a serving module must offer."),
+    )
+    serve.add_argument("system", metavar="SYSTEM", nargs="?",
+                       help="an example system with a serving module, e.g. fraud (systems/fraud/serving.py)")
+    serve.add_argument("--module", metavar="MODULE",
+                       help="instead of SYSTEM: any importable module with a service() function, e.g. "
+                            "my_project.serving (on PYTHONPATH)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0: every interface)")
+    serve.add_argument("--port", type=_port, default=8000, metavar="PORT",
+                       help="port to listen on (default: 8000; 0: any free port)")
+    serve.add_argument("--store", metavar="DIR", help="store directory (default: FTI_STORE or data/store/)")
     return parser
 
 
@@ -271,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _new(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "serve":
+            return _serve(args)
         return _batch(args)
     except FTIError as exc:
         print(f"fti {args.command}: error: {exc}", file=sys.stderr)
@@ -565,3 +594,17 @@ def _check(args: argparse.Namespace) -> int:
         print(report.text())
         sound = sound and report.ok
     return 0 if sound else EXIT_FAILED
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from fti.serve import load_service, serve_forever
+
+    service = load_service(args.system, args.module, store=args.store)
+    name = service.name
+
+    def ready(url: str) -> None:
+        print(f"serving {name} at {url} (Ctrl-C to stop)", flush=True)
+
+    answered = serve_forever(service, host=args.host, port=args.port, on_ready=ready)
+    print(f"stopped serving {name}: {answered} request(s) answered, service closed", flush=True)
+    return 0

@@ -133,6 +133,13 @@ class ServingKeyError(ServingError, TypeError):
     """
 
 
+class LoggingDisabledError(ServingError):
+    """``fv.log(...)`` on a feature view whose logging is not enabled.
+
+    Enable it with ``fv.enable_logging()``, or create the view with ``logging_enabled=True``.
+    """
+
+
 class DeltaLakeError(FTIError, ValueError):
     """A feature group cannot be exported to, or imported from, a Delta Lake table; nothing was written.
 
@@ -280,3 +287,42 @@ class ExerciseError(FTIError, ValueError):
     Unbalanced solution markers, a check without literal points, a submission
     matching no exercise, or a submissions folder that does not exist.
     """
+
+
+class ServeError(FTIError, ValueError):
+    """A system cannot be served (``fti serve``).
+
+    No ``systems.<name>.serving`` module (or no ``--module`` of that name), no
+    ``service`` function in it, a service missing part of the contract of
+    `fti.serve`, or an address the server cannot listen on.
+    """
+
+
+class RequestFieldError(ParameterError):
+    """A prediction request does not fit the service's request fields: one missing, unknown, or of the wrong type.
+
+    The HTTP server answers it with status 400.
+
+    Attributes:
+        field: The name of the field at fault (``None`` when the request as a whole is malformed).
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        self.field = field
+        super().__init__(message)
+
+
+class StreamError(FTIError, ValueError):
+    """A stream (`fti.stream`) cannot run as asked: a bad window spec, or a micro-batch it refuses.
+
+    A refused micro-batch changes nothing: the engine checks the whole batch before
+    any event enters its state.
+    """
+
+
+class WindowSpecError(StreamError):
+    """A `WindowSpec` that cannot work: an unknown function, a non-positive window, two outputs with one name."""
+
+
+class StreamInputError(StreamError, SchemaError):
+    """A micro-batch of events that does not fit the spec: a missing column, a null key or time, a naive datetime."""

@@ -163,7 +163,7 @@ class FeatureStore:
                                    labels: list[str] | None = None,
                                    transformation_functions: dict[str, Any] | None = None,
                                    on_demand_features: dict[str, OnDemand] | None = None,
-                                   description: str = "") -> FeatureView:
+                                   description: str = "", logging_enabled: bool = False) -> FeatureView:
         """Return the feature view ``name`` v``version``, creating it from this definition if needed.
 
         Args:
@@ -177,10 +177,13 @@ class FeatureStore:
                 are columns of the query (in training) or request parameters (online).
                 Define it in an importable module so other processes can use it too.
             description: What the view is for.
+            logging_enabled: Keep what the view serves with ``fv.log(...)`` (see
+                `FeatureView.enable_logging`). False leaves an existing view's logging as it is.
 
         Raises:
             InvalidNameError: A name or the version is not valid.
-            ParameterTypeError: A dict argument is not a dict, or the description is not text.
+            ParameterTypeError: A dict argument is not a dict, the description is not text,
+                or ``logging_enabled`` is not True or False.
             QueryError: The definition is invalid (``labels`` a string rather than a list,
                 unknown columns...), or differs from the stored one.
             TransformationError: A transformation that cannot be made.
@@ -192,8 +195,12 @@ class FeatureStore:
         transformations = arguments.mapping(transformation_functions, "transformation_functions", where)
         on_demand = arguments.mapping(on_demand_features, "on_demand_features", where)
         description = arguments.text(description, "description", where)
+        logging = arguments.flag(logging_enabled, "logging_enabled", where)
         if query is None:
-            return self.get_feature_view(name, version, on_demand_features=on_demand)
+            view = self.get_feature_view(name, version, on_demand_features=on_demand)
+            if logging:
+                view.enable_logging()
+            return view
         if not isinstance(query, Query):
             raise QueryError(f"{where}: query must be built with fg.select(...), got {type(query).__name__}")
         seen: dict[str, str] = {}
@@ -208,7 +215,10 @@ class FeatureStore:
             refuse_case_clash(con, "fti_feature_views", "feature view", name)
             meta = self._engine.feature_views.get_or_create(name, version, query.plan, labels, transformations,
                                                             on_demand, description)
-        return FeatureView(self._engine, meta, query)
+            view = FeatureView(self._engine, meta, query)
+            if logging:
+                view.enable_logging()
+        return view
 
     def get_feature_view(self, name: str, version: int | None = None,
                          on_demand_features: dict[str, OnDemand] | None = None) -> FeatureView:

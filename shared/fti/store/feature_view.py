@@ -13,14 +13,16 @@ dataset's transformations it applies, and delegates the work to
 
 from __future__ import annotations
 
+import datetime as dt
 import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api import types as ptypes
 
-from fti.exceptions import ParameterError, ParameterTypeError, QueryError, ServingError
+from fti.exceptions import ParameterError, ParameterTypeError, QueryError, SchemaError, ServingError
 from fti.store import arguments
 from fti.store.engine import StoreEngine
 from fti.store.feature_view_engine import (
@@ -36,6 +38,16 @@ from fti.store.feature_view_engine import (
     import_function,
     split_columns,
     transform,
+)
+from fti.store.log_engine import (
+    LogBatch,
+    LogEngine,
+    as_frame,
+    check_rows,
+    event_time_column,
+    model_identity,
+    prediction_frame,
+    serving_key_columns,
 )
 from fti.store.query import Query
 from fti.store.transformations import Transformation
@@ -66,6 +78,7 @@ class FeatureView:
         self._query = query
         self._binding: Binding = UNBOUND
         self._serving: ServingPlan | None = None
+        self._logs = LogEngine(engine.storage)
 
     # -- description ---------------------------------------------------------------------------
 
@@ -122,7 +135,7 @@ class FeatureView:
         )
 
     def delete(self) -> None:
-        """Delete this feature view version and its training datasets (as in the Hopsworks client).
+        """Delete this feature view version, its training datasets and its log (as in the Hopsworks client).
 
         Its feature groups and their data stay. Refused while a model version was
         trained from it: that model needs the view's transformations to predict, so
@@ -133,8 +146,10 @@ class FeatureView:
             InUseError: A model version was trained from it; nothing was deleted.
         """
         name, version = self.name, self.version
-        self._engine.feature_views.delete(
-            name, version, users=lambda con: self._engine.models.trained_from(con, name, version))
+        with self._engine.storage.transaction() as con:  # the view and its log go together, or neither
+            self._engine.feature_views.delete(
+                name, version, users=lambda con: self._engine.models.trained_from(con, name, version))
+            self._logs.drop(con, name, version)
         self._bind(UNBOUND)
 
     # -- shared steps ---------------------------------------------------------------------------
@@ -413,3 +428,202 @@ class FeatureView:
         inner = "dict" if return_type == "pandas" else return_type
         vectors = [self.get_feature_vector(e, r, p, inner) for e, r, p in zip(entry, requests, passed, strict=True)]
         return pd.DataFrame(vectors) if return_type == "pandas" else vectors
+
+    # -- feature logging ------------------------------------------------------------------------
+
+    @property
+    def logging_enabled(self) -> bool:
+        """Whether `log` keeps what this view served (see `enable_logging`)."""
+        return self._logs.enabled(self._meta)
+
+    def enable_logging(self) -> None:
+        """Keep what this view serves: turn on `log` (nothing changes when it is on already)."""
+        self._logs.enable(self._meta)
+
+    def pause_logging(self) -> None:
+        """Accepted for Hopsworks code; does nothing here.
+
+        Hopsworks pauses the scheduled job that copies logs to the offline store. This
+        store writes every `log` straight to its offline table, so there is no job to
+        pause: `log` keeps logging and `read_log` sees every row at once.
+        """
+
+    def resume_logging(self) -> None:
+        """Accepted for Hopsworks code; does nothing here (see `pause_logging`)."""
+
+    def materialize_log(self, wait: bool = False, transformed: bool | None = None) -> list:
+        """Accepted for Hopsworks code; returns ``[]``: logs are readable as soon as `log` returns."""
+        del wait, transformed  # nothing to copy: every log is already in the offline store
+        return []
+
+    def delete_log(self, transformed: bool | None = None) -> None:
+        """Delete every logged row of this view; logging stays enabled (or not) as it was.
+
+        Args:
+            transformed: Accepted for Hopsworks code and ignored: transformed and untransformed
+                features are logged in the same rows, so both go.
+        """
+        del transformed
+        self._logs.delete_log(self._meta)
+
+    def _key_frame(self, given: Any, features: Any, keys: list[str]) -> pd.DataFrame | None:
+        """Serving keys as given (any of them), else those an untransformed features DataFrame holds."""
+        if given is not None:
+            return as_frame(given, keys, "serving_keys", self.label, partial=True)
+        if isinstance(features, pd.DataFrame):
+            present = [key for key in keys if key in features.columns]
+            return features[present].reset_index(drop=True) if present else None
+        return None
+
+    def _event_time_frame(self, given: Any, features: Any, column: str, rows: int | None) -> pd.DataFrame | None:
+        """The requests' event times as one UTC datetime column (a single time applies to every request)."""
+        if given is None:
+            if isinstance(features, pd.DataFrame) and column in features.columns:
+                given = features[column]
+            else:
+                return None
+        if isinstance(given, (str, dt.datetime, dt.date, np.datetime64)) and rows is not None:
+            given = [arguments.moment(given, "event_time", self.label)] * rows
+        frame = as_frame(given, [column], "event_time", self.label)
+        if not ptypes.is_datetime64_any_dtype(frame[column].dtype):
+            try:
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+            except (ValueError, TypeError):
+                raise SchemaError(
+                    f"{self.label}: event_time must hold dates or times, got e.g. {frame[column].iloc[0]!r:.80}"
+                ) from None
+        return frame
+
+    def _request_id_frame(self, given: Any, rows: int | None) -> pd.DataFrame | None:
+        """Request ids as one text column (a single id applies to every request of the call)."""
+        if given is None:
+            return None
+        if isinstance(given, str) and rows is not None:
+            given = [given] * rows
+        frame = as_frame(given, ["request_id"], "request_id", self.label)
+        ids = frame["request_id"]
+        if not (ptypes.is_string_dtype(ids.dtype) and not ptypes.is_object_dtype(ids.dtype)):
+            # Whole numbers or UUIDs are kept as their text (a per-value step only for ids that are not text).
+            frame["request_id"] = ids.map(lambda value: None if pd.isna(value) else str(value)).astype(object)
+        return frame
+
+    def _transformed_frame(self, given: Any) -> pd.DataFrame | None:
+        """Transformed features; a DataFrame keeps its columns, rows follow the bound training dataset's columns."""
+        if given is None:
+            return None
+        if isinstance(given, pd.DataFrame):
+            return given.reset_index(drop=True)
+        self._ensure_bound()
+        return as_frame(given, self._binding.output_columns(self._meta), "transformed_features", self.label)
+
+    def log(self, untransformed_features: Any = None, predictions: Any = None, transformed_features: Any = None,
+            model: Any = None, *, serving_keys: Any = None, event_time: Any = None, request_id: Any = None,
+            training_dataset_version: int | None = None, model_name: str | None = None,
+            model_version: int | None = None, write_options: dict[str, Any] | None = None) -> int:
+        """Log served requests: their features, predictions, keys and the model, for monitoring later.
+
+        One row per request, written all together or not at all, stamped with the log
+        time `fti.now()` (the simulated clock when ``FTI_NOW`` is set). Every argument
+        takes a DataFrame (by column name), a list of dicts (by key), a list of lists or
+        a numpy array (in column order), or, for one column, a Series or list of values.
+
+        Args:
+            untransformed_features: The model inputs before transformations, the columns of
+                `feature_names`. A DataFrame may also hold the serving keys and the event time
+                column, which are then logged as such.
+            predictions: What the model predicted. A DataFrame keeps its column names;
+                anything else is named after the view's labels (``is_fraud``). Logged and
+                read back as ``predicted_<name>``, apart from the label that arrives later.
+            transformed_features: The inputs after transformations (kept as given, read
+                back with ``read_log(transformed=True)``).
+            model: The registry model version that predicted (its name and version are logged).
+            serving_keys: The keys looked up, e.g. the ``entry`` dicts given to
+                `get_feature_vectors` (``[{"cc_num": 4242}, ...]``): any of the label side's
+                primary key and the join keys (a DataFrame or dicts may hold some of them;
+                rows of values must hold all, in that order).
+            event_time: When each request happened (one time applies to all).
+            request_id: An id per request (one text applies to all).
+            training_dataset_version: Whose transformations were applied (default: the
+                training dataset this handle is bound to).
+            model_name: The model's name, instead of ``model``.
+            model_version: The model's version, instead of ``model``.
+            write_options: Accepted for Hopsworks code and ignored (there is no job to start).
+
+        Returns:
+            The number of rows logged.
+
+        Raises:
+            LoggingDisabledError: Logging is not enabled for this view.
+            SchemaError: Features with missing or unexpected columns, rows of the wrong width,
+                values that do not fit a logged column.
+            ParameterError: Nothing to log, or arguments with different numbers of rows
+                (`ParameterTypeError`: an argument or ``model`` of the wrong type).
+        """
+        where = self.label
+        if write_options is not None and not isinstance(write_options, Mapping):
+            raise ParameterTypeError(f"{where}: write_options must be a dict, got {type(write_options).__name__}")
+        keys = serving_key_columns(self._meta)
+        time_column = event_time_column(self._meta)
+        features = None if untransformed_features is None else as_frame(
+            untransformed_features, self.feature_names, "untransformed_features", where,
+            passing=[*keys, time_column, *self.helper_columns])
+        predicted = None if predictions is None else prediction_frame(predictions, self.labels, where)
+        transformed = self._transformed_frame(transformed_features)
+        rows = check_rows(where, untransformed_features=features, predictions=predicted,
+                          transformed_features=transformed)
+        key_frame = self._key_frame(serving_keys, untransformed_features, keys)
+        time_frame = self._event_time_frame(event_time, untransformed_features, time_column, rows)
+        id_frame = self._request_id_frame(request_id, rows)
+        check_rows(where, untransformed_features=features, predictions=predicted, transformed_features=transformed,
+                   serving_keys=key_frame, event_time=time_frame, request_id=id_frame)
+        name, version = model_identity(model, where)
+        if model_name is not None:
+            name = arguments.text(model_name, "model_name", where)
+        if model_version is not None:
+            version = arguments.version(model_version, f"{where}: model")
+        td = self._training_dataset_version(training_dataset_version)
+        batch = LogBatch(rows, key_frame, time_frame, id_frame, features, transformed, predicted, name, version,
+                         self.training_dataset_version if td is None else td)
+        return self._logs.log(self._meta, batch)
+
+    def read_log(self, start_time: Any = None, end_time: Any = None, filter: Any = None,  # noqa: A002 - Hopsworks' name
+                 transformed: bool = False, training_dataset_version: int | None = None, model: Any = None, *,
+                 model_name: str | None = None, model_version: int | None = None) -> pd.DataFrame:
+        """The logged requests, in the order they were logged.
+
+        Columns: ``log_time``, ``request_id``, ``model_name``, ``model_version``,
+        ``training_dataset_version``, the serving keys, the event time, the features
+        (untransformed, or transformed with ``transformed=True``) and the predictions
+        (``predicted_<label>``). Times are UTC.
+
+        Args:
+            start_time: Only rows logged at or after this time.
+            end_time: Only rows logged before this time.
+            filter: Not supported here (Hopsworks takes a feature filter); filter the
+                returned DataFrame with pandas instead.
+            transformed: Return the transformed features instead of the untransformed ones.
+            training_dataset_version: Only rows logged with this training dataset version.
+            model: Only rows of this registry model version (its name and version).
+            model_name: Only rows of this model name (instead of ``model``).
+            model_version: Only rows of this model version (with ``model_name`` or alone).
+
+        Raises:
+            InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
+            ParameterError: A ``filter`` was given (`ParameterTypeError`: a bad ``model``).
+        """
+        where = self.label
+        if filter is not None:
+            raise ParameterError(
+                f"{where}: read_log does not take a filter here; filter the DataFrame it returns, e.g. "
+                "log[log['amount'] > 100]"
+            )
+        flags = self._flags(transformed=transformed)
+        start = None if start_time is None else arguments.moment(start_time, "start_time", where)
+        end = None if end_time is None else arguments.moment(end_time, "end_time", where)
+        name, version = model_identity(model, where)
+        if model_name is not None:
+            name = arguments.text(model_name, "model_name", where)
+        if model_version is not None:
+            version = arguments.version(model_version, f"{where}: model")
+        td = self._training_dataset_version(training_dataset_version)
+        return self._logs.read(self._meta, start, end, name, version, flags["transformed"], td)

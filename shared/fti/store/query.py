@@ -79,7 +79,7 @@ class Query:
 
     def join(self, sub_query: Query, on: list[str] | None = None, left_on: list[str] | None = None,
              right_on: list[str] | None = None, join_type: str = "left", prefix: str | None = None,
-             observation_time: str | None = None) -> Query:
+             observation_time: str | None = None, strictly_before: bool = False) -> Query:
         """Join another feature group's selection, point-in-time, on the label side's event time.
 
         Each observation gets the other group's row with the same key and the latest
@@ -98,6 +98,11 @@ class Query:
             prefix: Put before the other group's column names, to avoid clashes.
             observation_time: A datetime column of the query so far to join as of, instead
                 of the label side's event time.
+            strictly_before: Take the other group's newest row *before* the observation time,
+                not at or before it. For a group that writes one row per event of the
+                observations themselves (a card's state right after each transaction), the
+                row at the observation's own time already includes the observation: joining
+                it would leak. Not in the Hopsworks client.
 
         Raises:
             QueryError: A key list is a single string, no common key, unknown key columns,
@@ -114,7 +119,9 @@ class Query:
                 for argument, value in (("on", on), ("left_on", left_on), ("right_on", right_on))]
         if observation_time is not None and not isinstance(observation_time, str):
             raise QueryError(f"{where}: observation_time must be a column name, got {observation_time!r:.80}")
-        plan = self._plan.join(sub_query._plan, *keys, prefix, observation_time)
+        if not isinstance(strictly_before, bool):
+            raise QueryError(f"{where}: strictly_before must be True or False, got {strictly_before!r:.80}")
+        plan = self._plan.join(sub_query._plan, *keys, prefix, observation_time, strictly_before)
         return Query(self._engine, plan, self._feature_groups + sub_query._feature_groups)
 
     # -- persistence -----------------------------------------------------------------------------

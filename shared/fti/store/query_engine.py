@@ -44,6 +44,8 @@ class QueryPart:
         prefix: Put before this group's column names in the result.
         observation_time: The column of the query so far whose time this group is joined as of;
             empty for the label side's event time.
+        strictly_before: Join the group's newest row strictly before the observation time,
+            instead of at or before it.
     """
 
     feature_group: FeatureGroupMeta
@@ -51,6 +53,7 @@ class QueryPart:
     on: tuple[tuple[str, str], ...] = ()
     prefix: str = ""
     observation_time: str = ""
+    strictly_before: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,14 @@ class QueryPlan:
         return self.left.upsert_key
 
     def join(self, right: QueryPlan, on: list[str] | None, left_on: list[str] | None,
-             right_on: list[str] | None, prefix: str | None, observation_time: str | None = None) -> QueryPlan:
+             right_on: list[str] | None, prefix: str | None, observation_time: str | None = None,
+             strictly_before: bool = False) -> QueryPlan:
         """This plan with ``right`` (one feature group) joined point-in-time.
 
         Args:
             observation_time: A datetime column of the query so far to join ``right`` as of,
                 instead of the label side's event time (None).
+            strictly_before: Take ``right``'s newest row strictly before the observation time.
 
         Raises:
             QueryError: No common key, unknown key columns, mismatched key types, two output
@@ -203,8 +208,10 @@ class QueryPlan:
                 )
         if observation_time is not None:
             self._check_observation_time(observation_time, fg)
+        if strictly_before and not fg.event_time:
+            raise QueryError(f"joining {label}: strictly_before=True needs an event time on {label}, and it has none")
         joined = QueryPart(fg, part.features, tuple(zip(left_keys, right_keys, strict=True)), prefix or "",
-                           observation_time or "")
+                           observation_time or "", strictly_before)
         return QueryPlan.of([*self.parts, joined])
 
     def _check_observation_time(self, column: str, fg: FeatureGroupMeta) -> None:
@@ -241,6 +248,7 @@ class QueryPlan:
                     "prefix": part.prefix,
                     # Only when set, so views stored before the option existed keep their exact description.
                     **({"observation_time": part.observation_time} if part.observation_time else {}),
+                    **({"strictly_before": True} if part.strictly_before else {}),
                 }
                 for part in self.parts
             ]
@@ -266,7 +274,8 @@ class QueryPlan:
             items = data["parts"]
             parts = [
                 QueryPart(feature_group(item["feature_group"], item["version"]), tuple(item["features"]),
-                          tuple(tuple(pair) for pair in item["on"]), item["prefix"], item.get("observation_time", ""))
+                          tuple(tuple(pair) for pair in item["on"]), item["prefix"], item.get("observation_time", ""),
+                          bool(item.get("strictly_before", False)))
                 for item in items
             ]
         except (KeyError, TypeError) as exc:
@@ -410,8 +419,10 @@ class QueryPlan:
         # The time each observation is joined as of: the label side's event time, or the column asked for.
         when = source[part.observation_time] if part.observation_time else when_root
         if fg.event_time and when:
+            # Strictly before: the state the group held just before the observation, not the row it wrote itself.
+            compare = ">" if part.strictly_before else ">="
             clause = (f"ASOF LEFT JOIN ({state}) AS {alias} ON {keys} "
-                      f"AND {when} >= {alias}.{quote(fg.event_time)}")
+                      f"AND {when} {compare} {alias}.{quote(fg.event_time)}")
         elif fg.event_time:
             # No observation time: take each key's newest row.
             partition = ", ".join(quote(right) for _, right in part.on)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.metrics import accuracy_score, average_precision_score, f1_score, roc_auc_score
 
 from fti.clock import now
 from fti.exceptions import ModelNotFoundError, ParameterError, PromotionError
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from fti.store.feature_view import FeatureView
     from fti.store.registry import Model, ModelRegistry
 
-METRICS = ("accuracy", "f1", "roc_auc")
+METRICS = ("accuracy", "f1", "roc_auc", "pr_auc")
 # Fewer shared unseen rows than this and a difference in scores is mostly luck: the gate keeps
 # the production model and says so. ROC AUC on 30 rows still moves by about 0.1 from chance alone.
 MIN_GATE_ROWS = 30
@@ -74,7 +74,14 @@ def score_on_rows(model: Model, X_raw: pd.DataFrame, y: pd.Series, metric: str) 
     if view is None:
         raise ModelNotFoundError(f"{model.label} has no feature view, so its inputs cannot be prepared")
     X = view.transform(X_raw[view.feature_names])
-    return classification_metrics(y, predict_scores(model.load(), X))[metric]
+    scores = predict_scores(model.load(), X)
+    if metric == "pr_auc":
+        # Area under the precision-recall curve of the probabilities (average precision): the
+        # measure for a rare class, where ROC AUC flatters.
+        if len(np.unique(np.asarray(y))) < 2:
+            return float("nan")
+        return round(float(average_precision_score(np.asarray(y), scores)), 4)
+    return classification_metrics(y, scores)[metric]
 
 
 @dataclass(frozen=True)
@@ -273,7 +280,7 @@ def promote_if_better(registry: ModelRegistry, candidate: Model, metric: str = "
     Args:
         registry: The model registry.
         candidate: A saved model version with a feature view (the one just trained).
-        metric: One of ``accuracy``, ``f1``, ``roc_auc`` (higher is better).
+        metric: One of ``accuracy``, ``f1``, ``roc_auc``, ``pr_auc`` (higher is better).
         alias: The alias to move.
         min_rows: The fewest rows neither model trained on that the gate compares on.
 

@@ -367,3 +367,38 @@ def panels_figure(table: pd.DataFrame, x: str, columns: Sequence[str], title: st
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes[0].set_title(title)
     return figure
+
+
+def precision_recall_figure(curves: dict[str, tuple[Sequence[float], Sequence[float]]],
+                            points: dict[str, tuple[float, float]] | None = None, title: str = "",
+                            base_rate: float | None = None) -> Figure:
+    """Precision against recall: a line per scored model, a marker per fixed decision.
+
+    A classifier that gives probabilities has a curve (one point per threshold); a rule
+    or a chosen threshold is a single point on it. For a rare class the curve, not the ROC
+    curve, shows what an alert costs: how many of the alerts raised are right.
+
+    Args:
+        curves: ``{name: (recall, precision)}``, e.g. from ``sklearn.metrics.precision_recall_curve``.
+        points: ``{name: (recall, precision)}`` of decisions: a rule, the threshold in use.
+        title: The figure's title.
+        base_rate: The positive share, drawn as the precision of guessing.
+    """
+    figure = NotebookFigure(figsize=(5.5, 4), layout="constrained")
+    axes = figure.subplots()
+    for index, (name, (recall, precision)) in enumerate(curves.items()):
+        axes.plot(recall, precision, color=_COLORS[index % len(_COLORS)], label=name, drawstyle="steps-post")
+    markers = ["o", "s", "D", "^"]
+    for index, (name, (recall, precision)) in enumerate((points or {}).items()):
+        axes.plot([recall], [precision], linestyle="none", marker=markers[index % len(markers)], markersize=8,
+                  color=_COLORS[(index + len(curves)) % len(_COLORS)], label=name)
+    if base_rate is not None:
+        axes.axhline(base_rate, color="0.6", linestyle=":", label=f"guessing ({base_rate:.2%})")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("recall (share of fraud caught)")
+    axes.set_ylabel("precision (share of alerts that are fraud)")
+    axes.set_title(title)
+    # Lower left: a useful curve stays high until far to the right.
+    axes.legend(loc="lower left", fontsize="small")
+    return figure
