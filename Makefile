@@ -71,6 +71,10 @@ bench: setup
 	$(BIN)/python benchmarks/bench_online_checks.py
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_executors.py
+	$(BIN)/python benchmarks/bench_stream.py
+	$(BIN)/python benchmarks/bench_feature_view_logging.py
+	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_fraud_serving.py
 
 # Needs uv (pip install uv); resolves for every platform and Python >= 3.11 at once.
 lock:

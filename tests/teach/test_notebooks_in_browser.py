@@ -18,7 +18,7 @@ from fti.paths import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 WITH_FIGURES = ["titanic/03_training_pipeline.ipynb", "titanic/04_batch_inference.ipynb",
-                "titanic/05_monitoring.ipynb"]
+                "titanic/05_monitoring.ipynb", "fraud/03_training_pipeline.ipynb", "fraud/05_monitoring.ipynb"]
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,8 @@ function requestValue(input) {
 function shown(value) {
   if (value === null || value === undefined) return "missing";
   if (typeof value === "object") return JSON.stringify(value);
+  // 12 significant digits: 1634.6200000000001 (a sum in binary floating point) reads 1634.62.
+  if (typeof value === "number" && !Number.isInteger(value)) return String(parseFloat(value.toPrecision(12)));
   return String(value);
 }
 

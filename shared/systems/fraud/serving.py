@@ -191,7 +191,8 @@ class FraudService:
         return {
             "score": round(score, 6), "decision": decision, "threshold": round(self.threshold, 6),
             "model_version": self.production.version,
-            "features": {name: _plain(value) for name, value in vector.items()},
+            # As looked up and computed (NaN, times, NumPy numbers): the HTTP server makes them JSON.
+            "features": vector,
         }
 
     # -- the prediction log ---------------------------------------------------------------------
@@ -242,19 +243,6 @@ class FraudService:
         if flusher is not None:
             flusher.join(timeout=30)
         self.flush()
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able: NaN as None, times as ISO text, NumPy numbers as Python numbers."""
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def production_service(store: str | Path | None = None) -> FraudService | None:
