@@ -58,6 +58,16 @@ __all__ = ["FeatureView", "OnDemand", "function_reference", "import_function"]
 RETURN_TYPES = ("list", "dict", "pandas")
 
 
+def _model_identity(model: Any, model_name: Any, model_version: Any, where: str) -> tuple[str | None, int | None]:
+    """The model name and version a log call names: from a registry ``model``, or given one by one."""
+    name, version = model_identity(model, where)
+    if model_name is not None:
+        name = arguments.text(model_name, "model_name", where)
+    if model_version is not None:
+        version = arguments.version(model_version, f"{where}: model")
+    return name, version
+
+
 def _labels_out(y: pd.DataFrame) -> pd.Series | pd.DataFrame:
     # One label comes back as a Series, which every scikit-learn estimator takes as is.
     return y.iloc[:, 0] if y.shape[1] == 1 else y
@@ -576,11 +586,7 @@ class FeatureView:
         id_frame = self._request_id_frame(request_id, rows)
         check_rows(where, untransformed_features=features, predictions=predicted, transformed_features=transformed,
                    serving_keys=key_frame, event_time=time_frame, request_id=id_frame)
-        name, version = model_identity(model, where)
-        if model_name is not None:
-            name = arguments.text(model_name, "model_name", where)
-        if model_version is not None:
-            version = arguments.version(model_version, f"{where}: model")
+        name, version = _model_identity(model, model_name, model_version, where)
         td = self._training_dataset_version(training_dataset_version)
         batch = LogBatch(rows, key_frame, time_frame, id_frame, features, transformed, predicted, name, version,
                          self.training_dataset_version if td is None else td)
@@ -620,10 +626,6 @@ class FeatureView:
         flags = self._flags(transformed=transformed)
         start = None if start_time is None else arguments.moment(start_time, "start_time", where)
         end = None if end_time is None else arguments.moment(end_time, "end_time", where)
-        name, version = model_identity(model, where)
-        if model_name is not None:
-            name = arguments.text(model_name, "model_name", where)
-        if model_version is not None:
-            version = arguments.version(model_version, f"{where}: model")
+        name, version = _model_identity(model, model_name, model_version, where)
         td = self._training_dataset_version(training_dataset_version)
         return self._logs.read(self._meta, start, end, name, version, flags["transformed"], td)
