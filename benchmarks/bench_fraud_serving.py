@@ -15,7 +15,8 @@ store of its own first (a 14-day backfill and a production model of the notebook
    separately on the same requests: checking the request, the online lookups (the three
    SQLite reads), the on-demand features, the transformations, the model. Baselines in the
    same run: a bare SQLite primary-key read of the same table (the floor of one lookup) and
-   XGBoost's ``inplace_predict`` of one row (the floor of the model).
+   XGBoost's own ``inplace_predict`` of one row (what `FraudModel.score_vector` replaces by
+   walking the trees with NumPy).
 2. **over HTTP**: ``benchmarks/bench_http.py`` against ``fti serve fraud`` on this store
    (1, 8 and 32 clients, with ``GET /health`` as the baseline in the same run).
 3. **the stream**: `systems.fraud.stream_day` of the day after the history, every
@@ -144,8 +145,8 @@ def predict_in_process(store: Path, count: int) -> None:
     model_p50 = percentile(parts["model (200 trees, one row)"], 50)
     print(f"   {'baseline: bare SQLite read by key':>34}: p50 {percentile(bare_read, 50):.3f} ms "
           f"(the lookups = {lookups_p50 / percentile(bare_read, 50):.1f}x)")
-    print(f"   {'baseline: inplace_predict alone':>34}: p50 {percentile(bare_model, 50):.3f} ms "
-          f"(the model step = {model_p50 / percentile(bare_model, 50):.2f}x)")
+    print(f"   {'baseline: XGBoost inplace_predict':>34}: p50 {percentile(bare_model, 50):.3f} ms "
+          f"(the model step, trees walked with NumPy = {model_p50 / percentile(bare_model, 50):.2f}x)")
 
 
 def over_http(store: Path, quick: bool) -> None:

@@ -42,9 +42,10 @@ def backfill(fs: FeatureStore, first: dt.date, end: dt.date, labelled_at: pd.Tim
     """
     transactions = history(first, end)
     groups = {
-        "cards": fs.get_or_create_feature_group("cards", version=1, primary_key=["card_id"], online_enabled=True),
+        "cards": fs.get_or_create_feature_group("cards", version=1, primary_key=["card_id"], event_time="issued_at",
+                                                online_enabled=True),
         "merchants": fs.get_or_create_feature_group("merchants", version=1, primary_key=["merchant_id"],
-                                                    online_enabled=True),
+                                                    event_time="opened_at", online_enabled=True),
         "transactions": fs.get_or_create_feature_group("transactions", version=1, primary_key=["tx_id"],
                                                        event_time="ts"),
         "card_windows": fs.get_or_create_feature_group("card_windows", version=1, primary_key=["card_id"],

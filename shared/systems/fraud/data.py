@@ -131,7 +131,7 @@ _KM_PER_DEGREE_LATITUDE = 111.2
 
 # Stream numbers of the entity generators (each entity draws from its own stream, so
 # adding a column to one never changes another).
-_ACCOUNT_STREAM, _CARD_STREAM, _MERCHANT_STREAM = 1, 2, 3
+_ACCOUNT_STREAM, _CARD_STREAM, _MERCHANT_STREAM, _MERCHANT_OPENED_STREAM = 1, 2, 3, 4
 
 
 def entity_rng(stream: int) -> np.random.Generator:
@@ -245,6 +245,9 @@ def _merchants() -> pd.DataFrame:
     latitude, longitude = scatter(rng, np.array([c.latitude for c in CITIES])[cities],
                                   np.array([c.longitude for c in CITIES])[cities], CITY_SPREAD_KM)
     online = np.arange(len(category)) >= shops
+    # When each merchant started taking cards: a stream of its own, so the draws above stay as they were.
+    first, last = _utc(dt.date(2005, 1, 1)), _utc(FIRST_DAY - dt.timedelta(days=30))
+    seconds = np.floor(entity_rng(_MERCHANT_OPENED_STREAM).random(len(category)) * (last - first).total_seconds())
     return pd.DataFrame({
         "merchant_id": np.arange(_FIRST_MERCHANT_ID, _FIRST_MERCHANT_ID + len(category), dtype=np.int64),
         "category": pd.array(category, dtype="str"),
@@ -252,6 +255,7 @@ def _merchants() -> pd.DataFrame:
         "latitude": latitude,
         "longitude": longitude,
         "online": online,
+        "opened_at": pd.DatetimeIndex(first + pd.to_timedelta(seconds, unit="s")).as_unit("us"),
     })
 
 
@@ -263,6 +267,7 @@ def merchants() -> pd.DataFrame:
         shops and `ONLINE_CATEGORIES` for web shops), ``city`` (str: where the shop stands
         or the web shop has its seat), ``latitude``, ``longitude`` (float64, degrees),
         ``online`` (bool: a web shop, whose transactions are card-not-present and located
-        at the buyer's device, not here).
+        at the buyer's device, not here), ``opened_at`` (datetime64[us, UTC], before `FIRST_DAY`:
+        when it started taking cards, the merchants feature group's event time).
     """
     return _merchants().copy()

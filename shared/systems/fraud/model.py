@@ -11,11 +11,15 @@ that share of alerts, and the model is judged by how much fraud it catches there
 `FraudModel` is what the registry stores: the booster, the columns it reads (the feature
 view also returns raw times and places, which on-demand features need but a model should
 not learn from), and the threshold chosen on the validation split, so that the online
-service applies the same threshold the training pipeline measured.
+service applies the same threshold the training pipeline measured. One request's row is
+scored by walking the trees with NumPy (`FraudModel.score_vector`): XGBoost's own call
+costs about 0.15 ms whatever the row count, several times the rest of a prediction.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +60,67 @@ def _matrix(X: pd.DataFrame, inputs: Sequence[str]) -> np.ndarray:
     return X[list(inputs)].astype("float64").to_numpy()
 
 
+class _Trees:
+    """The booster's trees as flat NumPy arrays, to score one row without XGBoost's per-call overhead.
+
+    XGBoost spends about 0.15 ms on any call, even for one row of 200 shallow trees; walking
+    all trees at once with NumPy takes a fraction of that. Splits follow XGBoost's rules: a
+    value goes to ``yes`` when it is below the threshold (both as float32), to ``missing`` when
+    it is NaN. A leaf points to itself, so every tree can take the same number of steps. The
+    sum of the leaves plus the booster's base margin, through the logistic function, is the
+    probability; `tests/systems/fraud` checks it against XGBoost's own.
+    """
+
+    def __init__(self, booster: xgb.Booster, example: np.ndarray):
+        dumps = [json.loads(tree) for tree in booster.get_dump(dump_format="json")]
+        width = 1 + max(_largest_node_id(tree) for tree in dumps)
+        size = len(dumps) * width
+        self.feature = np.zeros(size, dtype=np.int64)
+        self.threshold = np.zeros(size, dtype=np.float32)
+        self.yes, self.no, self.missing = (np.arange(size, dtype=np.int64) for _ in range(3))
+        self.value = np.zeros(size, dtype=np.float64)
+        self.depth = 0
+        for index, tree in enumerate(dumps):
+            self._fill(index * width, tree, 0)
+        self.roots = np.arange(len(dumps), dtype=np.int64) * width
+        # The base margin, as XGBoost applies it: its margin for a row less the row's leaves.
+        row = np.asarray(example, dtype="float64")
+        margin = float(booster.inplace_predict(row.reshape(1, -1), predict_type="margin")[0])
+        self.base_margin = margin - float(self.value[self._leaves(row)].sum())
+
+    def _fill(self, base: int, node: dict, depth: int) -> None:
+        at = base + node["nodeid"]
+        self.depth = max(self.depth, depth)
+        if "leaf" in node:
+            self.value[at] = node["leaf"]
+            return
+        self.feature[at] = int(node["split"].lstrip("f"))
+        self.threshold[at] = np.float32(node["split_condition"])
+        self.yes[at], self.no[at], self.missing[at] = base + node["yes"], base + node["no"], base + node["missing"]
+        for child in node["children"]:
+            self._fill(base, child, depth + 1)
+
+    def _leaves(self, row: np.ndarray) -> np.ndarray:
+        values = row.astype(np.float32)
+        node = self.roots
+        for _ in range(self.depth):
+            x = values[self.feature[node]]
+            step = np.where(x < self.threshold[node], self.yes[node], self.no[node])
+            missing = np.isnan(x)  # NaN compares false, so it went to `no`; send it where XGBoost does
+            if missing.any():
+                step = np.where(missing, self.missing[node], step)
+            node = step
+        return node
+
+    def probability(self, row: np.ndarray) -> float:
+        margin = self.base_margin + float(self.value[self._leaves(row)].sum())
+        return 1.0 / (1.0 + math.exp(-margin))
+
+
+def _largest_node_id(node: dict) -> int:
+    return max([node["nodeid"], *(_largest_node_id(child) for child in node.get("children", []))])
+
+
 class FraudModel:
     """A trained booster with the columns it reads and its alert threshold.
 
@@ -82,9 +147,22 @@ class FraudModel:
         return np.column_stack([1.0 - fraud, fraud])
 
     def score_vector(self, values: Sequence[float]) -> float:
-        """The fraud probability of one row given as values in `inputs` order (the serving path)."""
-        row = np.asarray([values], dtype="float64")
-        return float(self.booster.inplace_predict(row)[0])
+        """The fraud probability of one row given as values in `inputs` order (the serving path).
+
+        Computed from the trees with NumPy (`_Trees`, made on first use), the same number as
+        `predict_proba` gives for the row, in a fraction of XGBoost's per-call time.
+        """
+        row = np.asarray(values, dtype="float64")
+        trees = self.__dict__.get("_trees")
+        if trees is None:
+            trees = self._trees = _Trees(self.booster, row)
+        return trees.probability(row)
+
+    def __getstate__(self) -> dict:
+        # The NumPy copy of the trees is made again on first use: the registry keeps the booster only.
+        state = dict(self.__dict__)
+        state.pop("_trees", None)
+        return state
 
     def importances(self) -> pd.Series:
         """Total gain of each input, largest first (inputs never used count 0)."""

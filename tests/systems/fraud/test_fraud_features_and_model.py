@@ -8,10 +8,12 @@ answer from both.
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 
 from fti.exceptions import ParameterError
 from systems.fraud.features import (
@@ -21,7 +23,7 @@ from systems.fraud.features import (
     seconds_since_previous,
     travel_speed_kmh,
 )
-from systems.fraud.model import alert_threshold, pr_auc, recall_at_budget
+from systems.fraud.model import ModelParams, alert_threshold, pr_auc, recall_at_budget, train
 from systems.fraud.serving import parse_request
 
 T0 = pd.Timestamp("2026-02-01T12:00:00Z")
@@ -111,3 +113,28 @@ def test_a_request_without_a_field_is_refused():
     del incomplete["amount"]
     with pytest.raises(ParameterError, match=r"missing \['amount'\]"):
         parse_request(incomplete)
+
+
+def test_the_serving_score_equals_xgboost_s_own_for_rows_with_missing_values():
+    """`FraudModel.score_vector` walks the trees with NumPy; it must give XGBoost's probability."""
+    rng = np.random.default_rng(3)
+    names = [f"x{i}" for i in range(6)]
+    X = pd.DataFrame(rng.normal(size=(4000, 6)), columns=names).mask(rng.random((4000, 6)) < 0.15)
+    y = pd.Series(((X["x0"].fillna(0) + X["x1"].fillna(2) * X["x2"].fillna(-1)) > 0.8).astype(int))
+    model = train(X, y, ModelParams(n_estimators=60, max_depth=4), inputs=names)
+    rows = pd.DataFrame(rng.normal(size=(1500, 6)), columns=names).mask(rng.random((1500, 6)) < 0.2)
+    expected = model.predict_proba(rows)[:, 1]
+    served = np.array([model.score_vector(row) for row in rows.to_numpy()])
+    assert np.abs(served - expected).max() < 1e-6
+    assert 0.05 < (expected > 0.5).mean() < 0.95  # both sides of the threshold are exercised
+    # Values exactly at a split's threshold go the way XGBoost sends them (to `no`: it splits on <).
+    trees = model._trees
+    splits = np.flatnonzero(trees.yes != np.arange(len(trees.yes)))[:300]
+    at_split = np.repeat(rows.fillna(0.0).to_numpy()[:1], len(splits), axis=0)
+    at_split[np.arange(len(splits)), trees.feature[splits]] = trees.threshold[splits].astype("float64")
+    on_edge = model.predict_proba(pd.DataFrame(at_split, columns=names))[:, 1]
+    assert np.abs(np.array([model.score_vector(row) for row in at_split]) - on_edge).max() < 1e-6
+    # The registry keeps the booster only; the NumPy copy of the trees is made again after loading.
+    loaded = pickle.loads(pickle.dumps(model))
+    assert "_trees" not in loaded.__dict__ and isinstance(loaded.booster, xgb.Booster)
+    assert loaded.score_vector(rows.to_numpy()[0]) == pytest.approx(served[0], abs=1e-12)
