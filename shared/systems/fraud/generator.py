@@ -33,8 +33,11 @@ names the pattern):
   in a category the holder rarely uses, from a new device far away.
 
 A share `HARD_FRAUD_SHARE` of fraud incidents is made hard to catch on purpose: the
-fraudster's device is in the holder's own city, the amounts are ordinary, or the cloned
-card buys groceries; no model separates fraud perfectly.
+fraudster's device is in the holder's own city, the amounts are ordinary, the cloned card
+buys groceries one to three hours after the holder's last purchase (a speed a flight could
+explain), or a takeover buys about what the holder usually buys online; no model separates
+fraud perfectly. A few genuine online purchases seem to come from another city too
+(`_ROAMING_SHARE`: a device's place is a guess), so "far from home" alone is not fraud.
 
 **Arrival.** A transaction reaches the stream (``arrived_at``) a second or two after it
 happens; card-present transactions from terminals that were offline arrive late:
