@@ -41,14 +41,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import nbformat
+# The scripts of this folder run from it: bench_runner's notebook writer, load and machine reference.
+from bench_runner import load_average, reference_speedup, write_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -56,39 +55,6 @@ WORK_CELLS = [
     "import time\nstarted = time.process_time()\ntotal = 0\n"
     "while time.process_time() - started < work_seconds:\n    total += sum(range(10_000))\nprint(seed, total > 0)",
 ]
-BURN = ("import time\nstarted = time.process_time()\n"
-        "while time.process_time() - started < {seconds}:\n    sum(range(10_000))")
-
-
-def write_notebook(path: Path, parameters: str, cells: list[str]) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    first = nbformat.v4.new_code_cell(parameters)
-    first.metadata["tags"] = ["parameters"]
-    notebook.cells = [first] + [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def reference_speedup(seconds: float) -> float:
-    """Wall time of two CPU-bound Python processes one after the other, over side by side."""
-    command = [sys.executable, "-c", BURN.format(seconds=seconds)]
-    started = time.perf_counter()
-    for _ in range(2):
-        subprocess.run(command, check=True)
-    serial = time.perf_counter() - started
-    started = time.perf_counter()
-    processes = [subprocess.Popen(command) for _ in range(2)]
-    for process in processes:
-        process.wait()
-    return serial / (time.perf_counter() - started)
 
 
 def executors() -> dict[str, Callable[[], object]]:
@@ -167,7 +133,8 @@ def main() -> None:
                     samples[name][key].append(value)
                 print(f"  repeat {repeat + 1}: {name:<20} start {figures['start_s']:5.1f} s  batch "
                       f"{figures['batch_s']:6.1f} s  grade {figures['grade_s']:6.1f} s", flush=True)
-            reference.append(reference_speedup(2.0))
+            serial, side_by_side = reference_speedup(2.0)
+            reference.append(serial / side_by_side)
 
     medians = {name: {key: statistics.median(values) for key, values in figures.items()}
                for name, figures in samples.items()}

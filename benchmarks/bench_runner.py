@@ -79,13 +79,14 @@ WORK_CELLS = [
 ]
 
 
-def write_notebook(path: Path, parameters: str, cells: list[str]) -> None:
+def write_notebook(path: Path, parameters: str, cells: list[str]) -> Path:
     notebook = nbformat.v4.new_notebook()
     first = nbformat.v4.new_code_cell(parameters)
     first.metadata["tags"] = ["parameters"]
     notebook.cells = [first] + [nbformat.v4.new_code_cell(source) for source in cells]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, path)
+    return path
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from notebook_files import write_notebook
 
 from fti import cli
 from fti.exceptions import ExecutorError
@@ -33,7 +34,6 @@ from fti.teach import exercises
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
 DASK = Path(sys.executable).with_name("dask")
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def free_port() -> int:
@@ -56,18 +56,6 @@ def wait_until_gone(pids: list[int], seconds: float = 15.0) -> list[int]:
     while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.2)
     return [pid for pid in pids if alive(pid)]
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    parameter_cell = nbformat.v4.new_code_cell(parameters)
-    parameter_cell.metadata["tags"] = ["parameters"]
-    notebook.cells = [parameter_cell] + [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = KERNELSPEC
-    for index, cell in enumerate(notebook.cells):
-        cell["id"] = f"cell-{index}"
-    nbformat.write(notebook, path)
-    return path
 
 
 def cell_outputs(path: Path) -> list[list[dict]]:

@@ -17,24 +17,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_files import write_notebook
 
 from fti.exceptions import ExecutionRequestError
 from fti.run.execute import ExecutionRequest, execute
 from fti.run.kernel_pool import DEFAULT_PRELOAD, POOL_VARIABLE, KernelPool, pool_wanted, supported
 
 NOTEBOOKS = Path(__file__).resolve().parent / "notebooks"
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 needs_fork = pytest.mark.skipif(not supported(), reason="the kernel pool needs os.fork")
-
-
-def write_notebook(path: Path, parameters: str, *cells: str) -> Path:
-    notebook = nbformat.v4.new_notebook()
-    first = nbformat.v4.new_code_cell(parameters)
-    first.metadata["tags"] = ["parameters"]
-    notebook.cells = [first] + [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = KERNELSPEC
-    nbformat.write(notebook, path)
-    return path
 
 
 def last_output(result) -> str:

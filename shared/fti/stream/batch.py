@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from fti.names import quote
 from fti.store.storage import fetch_frame
 from fti.stream.windows import WindowSpec
 
@@ -27,28 +28,24 @@ _SQL_FUNCTIONS = {"count": "count({col})", "sum": "sum({col}::DOUBLE)", "mean": 
                   "max": "max({col}::DOUBLE)", "min": "min({col}::DOUBLE)"}
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def batch_sql(spec: WindowSpec, table: str = "events") -> str:
     """The SELECT that computes the rows of ``spec`` over ``table`` (which needs a ``_arrival`` order column)."""
-    key, time = _quote(spec.key), _quote(spec.time)
+    key, time = quote(spec.key), quote(spec.time)
     windows = []
     selects = [f"{key}", f"{time}"]
     for suffix, length in spec.lengths.items():
         micros = length.value // 1000
-        windows.append(f"{_quote('w_' + suffix)} AS (PARTITION BY {key} ORDER BY _us "
+        windows.append(f"{quote('w_' + suffix)} AS (PARTITION BY {key} ORDER BY _us "
                        f"RANGE BETWEEN {micros - 1} PRECEDING AND CURRENT ROW)")
     for prefix, (column, function) in spec.aggregates.items():
-        expression = _SQL_FUNCTIONS[function].format(col=_quote(column))
+        expression = _SQL_FUNCTIONS[function].format(col=quote(column))
         for suffix in spec.lengths:
-            selects.append(f"{expression} OVER {_quote('w_' + suffix)} AS {_quote(prefix + '_' + suffix)}")
+            selects.append(f"{expression} OVER {quote('w_' + suffix)} AS {quote(prefix + '_' + suffix)}")
     # The latest event at an instant is the one that arrived last; every event at that instant gets its values.
     for column in spec.last:
-        selects.append(f"last_value({_quote(column)}) OVER (PARTITION BY {key}, _us ORDER BY _arrival "
+        selects.append(f"last_value({quote(column)}) OVER (PARTITION BY {key}, _us ORDER BY _arrival "
                        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) "
-                       f"AS {_quote('last_' + column)}")
+                       f"AS {quote('last_' + column)}")
     window_clause = f"\nWINDOW {', '.join(windows)}" if windows else ""
     return (f"SELECT {', '.join(selects)}\n"
             f"FROM (SELECT *, epoch_us({time}) AS _us FROM {table}){window_clause}\n"

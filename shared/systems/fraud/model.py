@@ -29,6 +29,8 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
+from fti.exceptions import SchemaError
+
 from .features import MODEL_INPUTS
 
 __all__ = [
@@ -56,7 +58,8 @@ def _matrix(X: pd.DataFrame, inputs: Sequence[str]) -> np.ndarray:
     """The model's input columns as a float matrix: booleans as 0/1, missing values as NaN."""
     missing = [name for name in inputs if name not in X.columns]
     if missing:
-        raise KeyError(f"the fraud model reads {missing}, which are not among the columns {list(X.columns)}")
+        raise SchemaError(f"the fraud model reads {missing}, which are not among the columns {list(X.columns)}: "
+                          "give it the feature view's columns (X from train_test_split or get_batch_data)")
     return X[list(inputs)].astype("float64").to_numpy()
 
 

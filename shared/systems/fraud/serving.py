@@ -146,13 +146,17 @@ class FraudService:
         self.model: FraudModel = self.production.load()
         self.feature_view = self.production.feature_view
         self.feature_view.init_serving(self.production.training_dataset_version)
-        self.threshold = self.model.threshold
         self._log = log
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
         self._flush_seconds = flush_seconds
+
+    @property
+    def threshold(self) -> float:
+        """The probability from which a transaction raises an alert: the one saved with the model."""
+        return self.model.threshold
 
     def __repr__(self) -> str:
         return f"FraudService(model {MODEL} v{self.production.version}, threshold {self.threshold:.4f})"

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from fti.exceptions import NotFoundError
 from fti.store.feature_store import FeatureStore
 from fti.stream import StreamReport, WindowEngine, run_stream
 
@@ -114,10 +115,10 @@ def latest_state(fs: FeatureStore, card_id: int) -> pd.Series:
     """The card's newest ``card_windows`` row (its state after its last transaction; the online row).
 
     Raises:
-        KeyError: The card has no transaction yet.
+        NotFoundError: The card has no transaction yet.
     """
     rows = fs.get_feature_group("card_windows", version=1).read()
     rows = rows[rows["card_id"] == card_id]
     if rows.empty:
-        raise KeyError(f"card {card_id} has no row in card_windows yet")
+        raise NotFoundError(f"card {card_id} has no row in feature group card_windows yet: it has made no transaction")
     return rows.sort_values("ts", kind="stable").iloc[-1]
