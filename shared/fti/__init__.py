@@ -13,6 +13,7 @@ The map, from the bottom layer up (each imports only the ones below it):
 * ``stream/``: stream feature pipelines in-process: windows per key, late events, replay on the clock;
 * ``run/``: executing notebooks as scheduled pipelines, batches and the committed-notebook build;
 * ``serve/``: a system's online inference over HTTP, with a page to try it (``fti serve``);
+* ``project/``, ``hsfs/``, ``hsml/``: what Hopsworks labs call, so they run with ``import fti as hopsworks``;
 * ``teach/``: what pipelines and exercises call: metrics, monitoring, plots, dashboards, grading;
 * ``cli``: the ``fti`` command.
 
@@ -43,6 +44,7 @@ from fti.exceptions import (
     TimeTravelError,
     TrainingDatasetNotFoundError,
 )
+from fti.project import Project, get_current_project, get_secrets_api, login
 from fti.run.on_demand import request_run
 from fti.run.runlog import get_runs
 from fti.store.feature_store import FeatureStore
@@ -53,13 +55,13 @@ __all__ = [
     "FeatureViewNotFoundError", "FTIError", "InvalidNameError", "ModelNotFoundError", "ModelRegistry",
     "NotFoundError", "PipelineFailedError", "Project", "QueryError", "ScheduleError", "SchemaError", "ServingError",
     "StoreBusyError", "TimeTravelError", "TrainingDatasetNotFoundError", "get_feature_store", "get_model_registry",
-    "get_runs", "login", "now", "request_run",
+    "get_current_project", "get_runs", "get_secrets_api", "login", "now", "request_run",
 ]
 
 
 # Sub-packages a notebook reaches as ``fti.teach.plots`` or ``fti.store.validation``. They are
 # imported on first use, so ``import fti`` stays quick for pipelines that need only the store.
-_SUBMODULES = {"clock", "paths", "run", "serve", "store", "stream", "teach"}
+_SUBMODULES = {"clock", "hsfs", "hsml", "paths", "project", "run", "serve", "store", "stream", "teach"}
 
 
 def __getattr__(name: str) -> object:
@@ -76,30 +78,3 @@ def get_feature_store(path: str | Path | None = None) -> FeatureStore:
 def get_model_registry(path: str | Path | None = None) -> ModelRegistry:
     """The model registry of the same store as `get_feature_store`."""
     return ModelRegistry(FeatureStore(path))
-
-
-class Project:
-    """What `login` returns, so Hopsworks-style code (``project.get_feature_store()``) runs unchanged."""
-
-    def __init__(self, path: str | Path | None = None):
-        self._fs = FeatureStore(path)
-
-    def get_feature_store(self) -> FeatureStore:
-        return self._fs
-
-    def get_model_registry(self) -> ModelRegistry:
-        return ModelRegistry(self._fs)
-
-    def __repr__(self) -> str:
-        return f"Project(store={str(self._fs.path)!r})"
-
-
-def login(path: str | Path | None = None, **ignored: object) -> Project:
-    """Stand-in for ``hopsworks.login()``: no account and no network, just the local store.
-
-    Args:
-        path: The store directory (default: ``FTI_STORE`` or ``data/store/``).
-        **ignored: Hopsworks arguments such as ``project`` or ``api_key_value``; not needed here.
-    """
-    del ignored
-    return Project(path)

@@ -101,6 +101,32 @@ class TrainingDatasetNotFoundError(NotFoundError):
     """A feature view has no training dataset with this version (call ``train_test_split`` first)."""
 
 
+class SecretNotFoundError(NotFoundError):
+    """A secret is in no environment variable and not in the store's secrets file (see `fti.project.secrets`)."""
+
+
+class SecretExistsError(FTIError, ValueError):
+    """``create_secret`` names a secret the store's secrets file already holds; nothing was written."""
+
+
+class DatasetNotFoundError(NotFoundError, FileNotFoundError):
+    """A path in the project's file area (``project.get_dataset_api()``), or a local file to upload, does not exist.
+
+    Also a ``FileNotFoundError``, as code catching a missing file expects.
+    """
+
+
+class DatasetExistsError(FTIError, FileExistsError):
+    """An upload, download, copy or move would replace an existing file or folder without ``overwrite=True``.
+
+    Also a ``FileExistsError`` (an ``IOError``), which is what the Hopsworks client raises for a download.
+    """
+
+
+class DatasetPathError(ParameterError):
+    """A path for the project's file area that would leave it (``..``, an absolute path) or that names its root."""
+
+
 class InUseError(FTIError, ValueError):
     """A delete is refused because something else still uses the thing; nothing was deleted.
 
@@ -177,6 +203,34 @@ class ModelSaveError(FTIError, ValueError):
     """The registry cannot save this object as a model: it cannot be pickled, or a path to save does not exist."""
 
 
+class DeploymentError(FTIError, ValueError):
+    """A model deployment cannot be created, started, stopped or deleted as asked.
+
+    For example its name is not alphanumeric (Hopsworks' rule), a deployment of that
+    name exists already, or it has no predictor script.
+    """
+
+
+class DeploymentNotFoundError(NotFoundError, DeploymentError):
+    """No deployment with this name in the store (``model.deploy(name=...)`` creates one)."""
+
+
+class DeploymentNotRunningError(DeploymentError):
+    """``deployment.predict(...)`` on a deployment that is stopped: call ``deployment.start()`` first."""
+
+
+class PredictorScriptError(DeploymentError):
+    """A deployment's predictor script cannot be used.
+
+    The file is missing, does not import, defines no ``Predict`` (or ``Predictor``)
+    class, or its ``__init__`` raised.
+    """
+
+
+class PredictionError(DeploymentError):
+    """A deployment's ``predict`` raised, or returned something that is not JSON (numbers, lists, dicts, text)."""
+
+
 class StoreBusyError(FTIError, TimeoutError):
     """Another process held the store for longer than the bounded wait."""
 
@@ -221,6 +275,10 @@ class TimelineError(StoreConfigError):
     (a fixed clock, ``FTI_NOW``: ``fti run --start/--days``, ``make notebooks``)
     or ``real`` (JupyterLab, scripts, ``fti run --now``).
     """
+
+
+class SecretsFileError(StoreConfigError):
+    """The store's secrets file (``secrets.json``) cannot be read or written: not JSON, or not names mapped to text."""
 
 
 class ScheduleError(FTIError, ValueError):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fti import clock
-from fti.exceptions import FTIError, InvalidTimeError, ParameterTypeError, TimeTravelError
+from fti.exceptions import FTIError, InvalidTimeError, ParameterError, ParameterTypeError, TimeTravelError
 from fti.names import check_name, check_version
 
 
@@ -174,3 +174,48 @@ def commit_id(value: Any, argument: str, where: str) -> int | None:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     raise TimeTravelError(f"{where}: {argument} {value!r:.80} is not a commit id (a whole number)")
+
+
+def hopsworks_name(value: Any, hopsworks: bool) -> Any:
+    """A feature name as the store keeps it: lower-cased for a store opened through ``fti.login()``.
+
+    The Hopsworks client lower-cases feature names when a feature group is written, so a lab
+    that inserts ``PassengerId`` then selects ``passengerid``. Anything not a string is left
+    for the checks that follow to refuse.
+    """
+    return value.lower() if hopsworks and isinstance(value, str) else value
+
+
+def hopsworks_names(values: Any, hopsworks: bool) -> Any:
+    """`hopsworks_name` of each item of a list or tuple (anything else is returned as it is)."""
+    if hopsworks and isinstance(values, (list, tuple)):
+        return [hopsworks_name(value, True) for value in values]
+    return values
+
+
+def epoch_ms_or_moment(value: Any, argument: str, where: str, hopsworks: bool) -> Any:
+    """A time given as epoch milliseconds (a whole number), as the Hopsworks client takes it, else unchanged.
+
+    Only for a store opened through ``fti.login()``: the kit's own calls refuse numbers as times,
+    since nothing says which unit they are in.
+    """
+    if hopsworks and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return pd.Timestamp(int(value), unit="ms", tz="UTC")
+    return value
+
+
+def unsupported(where: str, **given: Any) -> None:
+    """Refuse Hopsworks keyword arguments that would change a result here if they were ignored.
+
+    Args:
+        where: What the call belongs to.
+        **given: ``argument=(value, why and what to write instead)``; a None (or False, or
+            empty) value was not given and passes.
+
+    Raises:
+        ParameterError: One was given.
+    """
+    for argument, (value, advice) in given.items():
+        if value is None or value is False or (isinstance(value, (list, dict, tuple, str)) and not value):
+            continue
+        raise ParameterError(f"{where}: {argument}={value!r:.80} is not supported here: {advice}")

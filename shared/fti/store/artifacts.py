@@ -22,6 +22,11 @@ from fti.exceptions import ArtifactIntegrityError, ModelSaveError
 
 XGBOOST_FILE = "model.ubj"
 JOBLIB_FILE = "model.joblib"
+# A model version's folder holds FILES_DIR (what the lab saved: `Model.download()` returns it)
+# and the kit's metadata beside it (MODEL_SCHEMA_FILE). Versions saved by kits before this
+# layout have the object's file (model.joblib, model.ubj) directly in the version folder.
+FILES_DIR = "files"
+MODEL_SCHEMA_FILE = "model_schema.json"
 
 
 def _xgboost_class(obj: Any) -> str | None:
@@ -32,7 +37,11 @@ def _xgboost_class(obj: Any) -> str | None:
 
 
 def write(obj: Any, folder: Path, what: str = "model") -> str:
-    """Save ``obj`` into an empty ``folder``; return its framework tag for `read`.
+    """Save ``obj`` into ``folder`` (created; must not exist yet); return its framework tag for `read`.
+
+    ``folder`` then holds exactly what the caller saved: the files of a saved folder
+    (not the folder itself, so ``model_dir/model.pkl`` is ``folder/model.pkl``), the
+    one saved file, or the kit's own file for an object (``model.ubj``/``model.joblib``).
 
     Args:
         obj: An XGBoost model (native format), a path to a file or directory
@@ -44,17 +53,17 @@ def write(obj: Any, folder: Path, what: str = "model") -> str:
         ModelSaveError: ``obj`` is a path to nothing, or an object that cannot be pickled
             (a lambda, an open file, a lock...).
     """
-    folder.mkdir(parents=True, exist_ok=False)
     if isinstance(obj, (str, os.PathLike)):
         source = Path(obj)
         if source.is_dir():
-            shutil.copytree(source, folder / "files")
+            shutil.copytree(source, folder)
             return "directory"
         if source.is_file():
-            (folder / "files").mkdir()
-            shutil.copy2(source, folder / "files" / source.name)
+            folder.mkdir(parents=True, exist_ok=False)
+            shutil.copy2(source, folder / source.name)
             return "file"
         raise ModelSaveError(f"cannot save {what}: {source} is neither a file nor a directory")
+    folder.mkdir(parents=True, exist_ok=False)
     xgboost_class = _xgboost_class(obj)
     if xgboost_class is not None:
         obj.save_model(str(folder / XGBOOST_FILE))
@@ -73,11 +82,11 @@ def write(obj: Any, folder: Path, what: str = "model") -> str:
 
 
 def read(folder: Path, framework: str) -> Any:
-    """Load what `write` saved: the object, or the path of a saved file or directory."""
+    """Load what `write` saved into ``folder``: the object, or the path of a saved file or directory."""
     if framework == "directory":
-        return folder / "files"
+        return folder
     if framework == "file":
-        return next((folder / "files").iterdir())
+        return next(path for path in folder.iterdir() if path.is_file())
     if framework.startswith("xgboost."):
         module = importlib.import_module("xgboost")
         model = getattr(module, framework.split(".", 1)[1])()

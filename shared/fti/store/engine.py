@@ -36,9 +36,14 @@ class StoreEngine:
         queries: See `QueryEngine`.
         feature_views: See `FeatureViewEngine`.
         models: See `ModelEngine`.
+        hopsworks: True for a store opened through ``fti.login()`` (``import fti as hopsworks``):
+            the public objects then follow the Hopsworks client where the kit's own
+            defaults differ (lower-case feature names, labels as a DataFrame...). See
+            ``fti.project``.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
+    def __init__(self, path: str | os.PathLike[str] | None = None, hopsworks: bool = False):
+        self.hopsworks = hopsworks
         self.storage = Store(path)
         self.online = OnlineStore(self.storage.online_path)
         self.feature_groups = FeatureGroupEngine(self.storage, self.online)

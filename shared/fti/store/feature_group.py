@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pandas.api import types as ptypes
 
-from fti.exceptions import QueryError
+from fti.exceptions import NameClashError, ParameterError, QueryError, SchemaError
 from fti.store import arguments, validation
 from fti.store.engine import StoreEngine
 from fti.store.feature_group_engine import (
@@ -31,12 +32,14 @@ from fti.store.feature_group_engine import (
     normalize_policy,
     state_sql,
 )
+from fti.store.filters import Feature
 from fti.store.query import Query
-from fti.store.query_engine import QueryPlan
+from fti.store.query_engine import QueryPlan, feature_of
 from fti.store.schema import Columns
 from fti.store.writer import MicroBatchWriter
 
 __all__ = ["Commit", "FeatureGroup"]
+
 
 
 class FeatureGroup:
@@ -50,6 +53,7 @@ class FeatureGroup:
     def __init__(self, engine: StoreEngine, meta: FeatureGroupMeta):
         self._engine = engine
         self._meta = meta
+        self._statistics_config: Any = None
 
     # -- description ---------------------------------------------------------------------------
 
@@ -105,9 +109,49 @@ class FeatureGroup:
         return list(self._meta.columns)
 
     @property
-    def features(self) -> list[str]:
-        """Column names, in schema order."""
-        return self._meta.features
+    def features(self) -> list[str] | list[Feature]:
+        """Column names, in schema order.
+
+        In Hopsworks code (a store opened through ``fti.login()``), `Feature` objects with
+        ``name``, ``type`` and ``description``, as the Hopsworks client returns.
+        """
+        if not self._engine.hopsworks:
+            return self._meta.features
+        if not self._meta.columns:  # defined meanwhile by another handle's first insert?
+            self._meta = self._engine.feature_groups.get(self.name, self.version)
+        meta = self._meta
+        if not meta.columns:
+            return []
+        descriptions = self.feature_descriptions
+        return [feature_of(meta, name, descriptions.get(name)) for name in meta.features]
+
+    def get_feature(self, name: str) -> Feature:
+        """One column as a `Feature`: its name, type, description and role, for filters (``fg.amount > 100``).
+
+        Raises:
+            SchemaError: Nothing was inserted yet, or there is no such column.
+        """
+        meta = self._with_schema()
+        wanted = arguments.hopsworks_name(name, self._engine.hopsworks)
+        if wanted not in meta.features:
+            raise SchemaError(f"{self.label} has no feature {name!r}; its features are {meta.features}")
+        return feature_of(meta, wanted, self.feature_descriptions.get(wanted))
+
+    def __getattr__(self, name: str) -> Feature:
+        # Only reached for names that are not attributes: ``fg.amount`` is the feature, as in Hopsworks.
+        if name.startswith("_") or "_meta" not in self.__dict__:
+            raise AttributeError(name)
+        if self._meta.columns and arguments.hopsworks_name(name, self._engine.hopsworks) in self._meta.features:
+            return self.get_feature(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} (nor a feature of that name)")
+
+    def __getitem__(self, name: str) -> Feature:
+        """``fg["amount"]``: the feature, for filters."""
+        return self.get_feature(name)
+
+    def filter(self, f: Any) -> Query:  # noqa: A003 - Hopsworks' name
+        """A query of every column, filtered: ``fg.filter(fg.amount > 100)`` (``fg.select_all().filter(...)``)."""
+        return self.select_all().filter(f)
 
     @property
     def schema(self) -> pd.DataFrame:
@@ -132,27 +176,131 @@ class FeatureGroup:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def insert(self, features: pd.DataFrame, write_options: dict | None = None) -> Commit:
+    def insert(self, features: pd.DataFrame, overwrite: bool = False, operation: str = "upsert",
+               storage: str | None = None, write_options: dict | None = None, validation_options: dict | None = None,
+               wait: bool = False, **hopsworks_options: Any) -> Commit:
         """Write a DataFrame as one atomic commit, upserting on (primary key, event time).
 
         The frame is checked (columns, dtypes, keys) and validated against the
         expectation suite, if any, before anything is written. Naive datetimes are
         taken as UTC. Inserting the same frame twice leaves the same state.
 
+        In a store opened through ``fti.login()`` (Hopsworks code), column names are
+        lower-cased first, as the Hopsworks client does, and an event time of whole
+        numbers is read as epoch milliseconds.
+
         Args:
             features: The rows to write; exactly the feature group's columns.
-            write_options: Accepted for Hopsworks compatibility and ignored.
+            overwrite: Hopsworks' "drop all rows first"; refused here (the history is kept:
+                delete the feature group, or create a new version).
+            operation: Only ``"upsert"`` (what every insert here does).
+            storage: Only None: both the offline and the online store are written.
+            write_options: Accepted for Hopsworks code and ignored (``wait_for_job``,
+                ``start_offline_materialization``...): the commit is complete when this returns.
+            validation_options: Accepted and ignored, except ``{"run_validation": False}``,
+                which is refused (the suite always runs here: drop it to skip validation).
+            wait: Accepted for Hopsworks code and ignored, for the same reason.
+            **hopsworks_options: ``transformation_context`` is refused; nothing else is known.
 
         Returns:
-            The `Commit`: its id, counts and validation outcome.
+            The `Commit`: its id, counts and validation outcome. (Hopsworks returns its job
+            and validation report instead.)
 
         Raises:
             SchemaError: Not a DataFrame; missing, extra or mistyped columns; null or repeated keys.
             ExpectationsFailedError: The suite failed under the ``strict`` policy.
+            ParameterError: A Hopsworks argument whose effect the kit does not have.
         """
-        del write_options  # materialisation jobs do not exist on a laptop
+        where = self.label
+        arguments.flag(wait, "wait", where)
+        for argument, value in (("write_options", write_options), ("validation_options", validation_options)):
+            arguments.mapping(value, argument, where)
+        if unknown := sorted(set(hopsworks_options) - {"transformation_context"}):
+            raise ParameterError(f"{where}: insert got unknown argument(s) {unknown}")
+        arguments.unsupported(
+            where,
+            overwrite=(arguments.flag(overwrite, "overwrite", where),
+                       "rows are never dropped by an insert (the store keeps their history); delete the feature "
+                       "group or create a new version for a fresh start"),
+            operation=(None if operation == "upsert" else operation,
+                       "every insert upserts on (primary key, event time); leave operation out"),
+            storage=(storage, "every insert writes the offline store and, when online_enabled, the online one"),
+            validation_options=(None if (validation_options or {}).get("run_validation", True) else
+                                validation_options,
+                                "the expectation suite always runs; fg.drop_expectation_suite() to stop validating"),
+            transformation_context=(hopsworks_options.get("transformation_context"),
+                                    "feature group transformations are not supported"),
+        )
+        if self._engine.hopsworks:
+            features = self._as_hopsworks_writes(features)
         self._meta, commit = self._engine.feature_groups.insert(self.name, self.version, features)
         return commit
+
+    def _as_hopsworks_writes(self, features: Any) -> Any:
+        """The frame as the Hopsworks client would write it: lower-case names, epoch-ms event times as datetimes.
+
+        Raises:
+            NameClashError: Two columns differ only in case.
+        """
+        if not isinstance(features, pd.DataFrame):
+            return features  # the engine refuses it with the usual message
+        lowered = [name.lower() if isinstance(name, str) else name for name in features.columns]
+        if lowered != list(features.columns):
+            clashes = sorted({name for name in lowered if lowered.count(name) > 1}, key=str)
+            if clashes:
+                raise NameClashError(
+                    f"{self.label}: columns {clashes} appear twice once lower-cased, as feature names are kept "
+                    "(as in Hopsworks); rename or drop one of each"
+                )
+            features = features.set_axis(lowered, axis=1)
+        time = self.event_time
+        if time and time in features.columns and ptypes.is_integer_dtype(features[time].dtype):
+            # Hopsworks reads a whole-number event time as epoch milliseconds.
+            features = features.assign(**{time: pd.to_datetime(features[time], unit="ms", utc=True)})
+        return features
+
+    # -- descriptions (Hopsworks' metadata calls) ----------------------------------------------
+
+    def update_description(self, description: str) -> FeatureGroup:
+        """Replace what the group's description says; returns this group (as Hopsworks does)."""
+        text = arguments.text(description, "description", self.label)
+        self._meta = self._engine.feature_groups.update_description(self.name, self.version, text)
+        return self
+
+    def update_feature_description(self, feature_name: str, description: str) -> FeatureGroup:
+        """Describe one feature, for people browsing the store; returns this group.
+
+        Raises:
+            SchemaError: Nothing was inserted yet, or there is no such feature.
+            ParameterTypeError: ``description`` is not text.
+        """
+        text = arguments.text(description, "description", self.label)
+        name = arguments.hopsworks_name(feature_name, self._engine.hopsworks)
+        self._engine.feature_groups.update_feature_description(self._with_schema(), name, text)
+        return self
+
+    @property
+    def feature_descriptions(self) -> dict[str, str]:
+        """``{feature: description}`` for the features described with `update_feature_description`."""
+        return self._engine.feature_groups.feature_descriptions(self.name, self.version)
+
+    @property
+    def statistics_config(self) -> Any:
+        """Accepted for Hopsworks code and not used: this store computes no descriptive statistics.
+
+        Set it as Hopsworks code does (``fg.statistics_config = {"histograms": True}``); the value
+        is kept on this handle only. For statistics, describe the DataFrame with pandas, or
+        validate with an expectation suite.
+        """
+        return self._statistics_config
+
+    @statistics_config.setter
+    def statistics_config(self, value: Any) -> None:
+        self._statistics_config = value
+
+    def update_statistics_config(self) -> FeatureGroup:
+        """Accepted for Hopsworks code; does nothing (see `statistics_config`). Returns this group."""
+        return self
 
     def micro_batch_writer(self) -> MicroBatchWriter:
         """A writer for many small commits in a row (a stream pipeline), holding the store open until closed.
@@ -237,19 +385,46 @@ class FeatureGroup:
         """
         return state_sql(self._meta, arguments.commit_id(as_of_commit, "as_of_commit", self.label))
 
-    def read(self, as_of: Any = None) -> pd.DataFrame:
+    def read(self, as_of: Any = None, *, online: bool = False, wait: bool = False,
+             dataframe_type: str = "default", read_options: dict | None = None) -> pd.DataFrame:
         """Return the rows, sorted by primary key and event time.
 
         Args:
             as_of: None for the latest state; a commit id, or a datetime (the state
                 after the last commit at or before it) to travel back in time.
+            online: True returns what the online store serves: the newest row per primary key
+                (ttl is applied when serving, not here). Only for an online-enabled group.
+            wait: Accepted for Hopsworks code and ignored (there is no job to wait for).
+            dataframe_type: ``"default"`` or ``"pandas"``: every read returns pandas here.
+            read_options: Accepted for Hopsworks code and ignored.
 
         Raises:
             SchemaError: Nothing was inserted yet.
             TimeTravelError: ``as_of`` is not a commit id or time, or is before this
                 feature group's first commit.
+            ParameterError: ``online=True`` on a group that is not online enabled (or with
+                ``as_of``), or another dataframe type.
         """
-        return self._engine.feature_groups.read(self._with_schema(), as_of)
+        where = self.label
+        arguments.flag(wait, "wait", where)
+        arguments.mapping(read_options, "read_options", where)
+        arguments.unsupported(where, dataframe_type=(None if dataframe_type in ("default", "pandas") else
+                                                     dataframe_type, "every read returns pandas here"))
+        if not arguments.flag(online, "online", where):
+            return self._engine.feature_groups.read(self._with_schema(), as_of)
+        if not self.online_enabled or as_of is not None:
+            raise ParameterError(
+                f"{where}: read(online=True) reads the online store, which "
+                + ("keeps only the latest state: leave as_of out" if self.online_enabled else
+                   "this group does not have (create it with online_enabled=True)")
+            )
+        rows = self._engine.feature_groups.read(self._with_schema())
+        # Rows are sorted by key and event time: the last row of each key is what the online store serves.
+        return rows.drop_duplicates(subset=self.primary_key, keep="last").reset_index(drop=True)
+
+    def save(self, features: pd.DataFrame, write_options: dict | None = None, **options: Any) -> Commit:
+        """The older Hopsworks name of `insert` (``fg.save(df)``): the same commit."""
+        return self.insert(features, write_options=write_options, **options)
 
     def commit_details(self) -> pd.DataFrame:
         """One row per commit, oldest first.
@@ -262,25 +437,62 @@ class FeatureGroup:
     def _query(self, features: list[str]) -> Query:
         return Query(self._engine, QueryPlan.select(self._meta, features), [self])
 
-    def select_all(self) -> Query:
-        """A query of every column, to join and to build a feature view from."""
-        return self._query(self._with_schema().features)
+    def _names(self, features: Any, argument: str = "features") -> list[str]:
+        """Column names given as a list of names or features (or, as Hopsworks takes it, one name)."""
+        hopsworks = self._engine.hopsworks
+        if (hopsworks and isinstance(features, str)) or (
+                hasattr(features, "name") and not isinstance(features, (str, list, tuple))):
+            # One feature alone, as Hopsworks code writes it. The kit's own calls refuse a string,
+            # which would more often be a list written without its brackets.
+            features = [features]
+        if isinstance(features, (list, tuple)):
+            features = [getattr(item, "name", item) for item in features]  # Feature objects by name
+        features = arguments.hopsworks_names(features, hopsworks)
+        return arguments.names(features, argument, self.label, "feature", QueryError)
+
+    def select_all(self, include_primary_key: bool = True, include_event_time: bool = True) -> Query:
+        """A query of every column, to join and to build a feature view from.
+
+        Args:
+            include_primary_key: False leaves the primary key out of the selection. The label
+                side of a query returns it anyway (its rows are identified by it), but a joined
+                group's key then adds no column.
+            include_event_time: False leaves the event time out, in the same way.
+        """
+        meta = self._with_schema()
+        left_out = set()
+        if not arguments.flag(include_primary_key, "include_primary_key", self.label):
+            left_out |= set(meta.primary_key)
+        if not arguments.flag(include_event_time, "include_event_time", self.label) and meta.event_time:
+            left_out.add(meta.event_time)
+        return self._query([name for name in meta.features if name not in left_out])
+
+    def select_features(self) -> Query:
+        """A query of the features only: every column but the primary key and event time (as in Hopsworks)."""
+        return self.select_all(include_primary_key=False, include_event_time=False)
 
     def select(self, features: list[str]) -> Query:
         """A query of some columns (primary key and event time come along for joins).
 
+        Args:
+            features: Column names (or features, ``fg.amount``). In a store opened through
+                ``fti.login()``, one name alone is taken as a list of one, as Hopsworks does.
+
         Raises:
-            QueryError: ``features`` is a single string, not a list, or a name is not a
-                column of this feature group.
+            QueryError: A name is not a column of this feature group.
         """
-        wanted = arguments.names(features, "features", self.label, "feature", QueryError)
+        wanted = self._names(features)
         self._with_schema()
         return self._query(wanted)
 
-    def select_except(self, features: list[str]) -> Query:
-        """A query of every column except these."""
-        excluded = set(arguments.names(features, "features", self.label, "feature", QueryError))
+    def select_except(self, features: list[str] | None = None) -> Query:
+        """A query of every column except these (all of them when ``features`` is None)."""
+        excluded = set() if features is None else set(self._names(features))
         return self._query([name for name in self._with_schema().features if name not in excluded])
+
+    def show(self, n: int = 5) -> pd.DataFrame:
+        """The first ``n`` rows of `read` (Hopsworks' ``fg.show(n)``)."""
+        return self.read().head(n)
 
     # -- Delta Lake ------------------------------------------------------------------------------
 

@@ -293,6 +293,12 @@ class FeatureGroupEngine:
             )
         return FeatureGroupMeta.from_record(record)
 
+    def newest_version(self, name: str) -> int | None:
+        """The newest version of feature group ``name``, or None when there is none."""
+        with self._storage.connect() as con:
+            newest = fetch_rows(con, "SELECT max(version) FROM fti_feature_groups WHERE name = ?", [name])[0][0]
+        return None if newest is None else int(newest)
+
     def with_schema(self, meta: FeatureGroupMeta) -> FeatureGroupMeta:
         """Return ``meta``, re-read if needed, once its schema is known.
 
@@ -386,11 +392,46 @@ class FeatureGroupEngine:
             con.execute(f"DROP TABLE IF EXISTS {quote(meta.table)}")
             for table, name_column, version_column in (("fti_commits", "fg_name", "fg_version"),
                                                        ("fti_validation_reports", "fg_name", "fg_version"),
+                                                       ("fti_feature_descriptions", "fg_name", "fg_version"),
                                                        ("fti_feature_groups", "name", "version")):
                 con.execute(f"DELETE FROM {table} WHERE {name_column} = ? AND {version_column} = ?", [name, version])
             con.execute("INSERT INTO fti_deleted VALUES (?, ?, ?, ?, ?)",
                         ["feature group", name, version, arguments.now(), last])
         self._online.drop(meta.table)
+
+    # -- descriptions --------------------------------------------------------------------------
+
+    def update_description(self, name: str, version: int, description: str) -> FeatureGroupMeta:
+        """Replace the feature group's description; return its metadata after.
+
+        Raises:
+            FeatureGroupNotFoundError: There is no such feature group.
+        """
+        with self._storage.transaction() as con:
+            if fetch_record(con, _RECORD_SQL, [name, version]) is None:
+                raise FeatureGroupNotFoundError(f"there is no feature group '{name}' (version {version})")
+            con.execute("UPDATE fti_feature_groups SET description = ? WHERE name = ? AND version = ?",
+                        [description, name, version])
+            return FeatureGroupMeta.from_record(fetch_record(con, _RECORD_SQL, [name, version]))
+
+    def update_feature_description(self, meta: FeatureGroupMeta, feature: str, description: str) -> None:
+        """Set (or replace) the description of one column of a feature group whose schema is known.
+
+        Raises:
+            SchemaError: ``feature`` is not one of its columns.
+        """
+        if feature not in meta.features:
+            raise SchemaError(f"{meta.label} has no feature '{feature}'; its features are {meta.features}")
+        with self._storage.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO fti_feature_descriptions VALUES (?, ?, ?, ?)",
+                        [meta.name, meta.version, feature, description])
+
+    def feature_descriptions(self, name: str, version: int) -> dict[str, str]:
+        """``{feature: description}`` of the features that have one."""
+        with self._storage.connect() as con:
+            rows = fetch_rows(con, "SELECT feature, description FROM fti_feature_descriptions "
+                                   "WHERE fg_name = ? AND fg_version = ? ORDER BY feature", [name, version])
+        return dict(rows)
 
     # -- commits -------------------------------------------------------------------------------
 

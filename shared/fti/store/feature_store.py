@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fti.exceptions import NameClashError, ParameterError, ParameterTypeError, QueryError, SchemaError
+from fti.exceptions import (
+    FeatureGroupNotFoundError,
+    NameClashError,
+    ParameterError,
+    ParameterTypeError,
+    QueryError,
+    SchemaError,
+    TransformationError,
+)
 from fti.names import check_name
 from fti.store import arguments
 from fti.store.engine import StoreEngine
@@ -30,7 +38,7 @@ from fti.store.feature_view import FeatureView
 from fti.store.feature_view_engine import OnDemand
 from fti.store.query import Query
 from fti.store.storage import refuse_case_clash
-from fti.store.transformations import Transformation, get_transformation_function
+from fti.store.transformations import Transformation, by_feature, get_transformation_function
 
 if TYPE_CHECKING:  # imported when used: deltalake adds a tenth of a second to `import fti`
     from fti.store.delta import DeltaSource
@@ -58,19 +66,94 @@ def _ttl(ttl: Any, where: str) -> dt.timedelta | None:
     return dt.timedelta(seconds=seconds)
 
 
+# Hopsworks arguments that change nothing here: storage layout, statistics, streaming
+# transport and materialisation schedules. Ignoring them cannot change a result.
+_IGNORED_FEATURE_GROUP_OPTIONS = frozenset({
+    "partition_key", "time_travel_format", "hudi_precombine_key", "statistics_config", "stream", "parents",
+    "topic_name", "notification_topic_name", "online_config", "offline_backfill_every_hr",
+})
+# Hopsworks arguments whose effect the kit does not have: refused with what to do instead.
+_REFUSED_FEATURE_GROUP_OPTIONS = {
+    "features": "the first fg.insert(df) defines the columns here; leave features out",
+    "embedding_index": "there is no vector index here",
+    "transformation_functions": "feature group transformations are not supported; compute the column in "
+                                "the feature pipeline, or give the feature view on_demand_features",
+    "storage_connector": "external feature groups are not supported; read the data with pandas and insert it",
+    "path": "external feature groups are not supported; read the data with pandas and insert it",
+    "data_source": "external feature groups are not supported; read the data with pandas and insert it",
+}
+
+
+def _feature_group_options(options: dict[str, Any], where: str) -> None:
+    """Accept the Hopsworks arguments that change nothing here; refuse the others clearly.
+
+    Raises:
+        ParameterError: An argument with an effect the kit does not have, or an unknown one.
+    """
+    refused = {name: (value, _REFUSED_FEATURE_GROUP_OPTIONS[name]) for name, value in options.items()
+               if name in _REFUSED_FEATURE_GROUP_OPTIONS}
+    arguments.unsupported(where, **refused)
+    unknown = sorted(set(options) - _IGNORED_FEATURE_GROUP_OPTIONS - set(_REFUSED_FEATURE_GROUP_OPTIONS))
+    if unknown:
+        raise ParameterError(f"{where}: unknown argument(s) {unknown}")
+
+
+def _feature_view_options(options: dict[str, Any], where: str) -> None:
+    """Refuse Hopsworks feature view arguments the kit has no equivalent for, saying what to do.
+
+    Raises:
+        ParameterError: Such an argument, or an unknown one.
+    """
+    helpers = ("the label side's primary key and event time are the helper columns here; select other "
+               "columns you need at inference only in a separate query")
+    arguments.unsupported(where, **{name: (options.get(name), helpers)
+                                    for name in ("inference_helper_columns", "training_helper_columns")})
+    unknown = sorted(set(options) - {"inference_helper_columns", "training_helper_columns"})
+    if unknown:
+        raise ParameterError(f"{where}: unknown argument(s) {unknown}")
+
+
+def _event_time_out_of_key(keys: list[str], event_time: str, where: str, hopsworks: bool) -> list[str]:
+    """The primary key without the event time, which the store adds to every key anyway.
+
+    Hopsworks lets the event time be part of the primary key. Here every insert upserts
+    on (primary key, event time) already, so a store opened through ``fti.login()`` drops
+    it from the key: the same rows are kept apart. The kit's own calls refuse it, to keep
+    the two roles visible.
+
+    Raises:
+        SchemaError: The kit's own call, or the event time is the only key column.
+    """
+    rest = [key for key in keys if key != event_time]
+    if not hopsworks:
+        raise SchemaError(
+            f"{where}: event time '{event_time}' cannot also be a primary key column: every insert upserts on "
+            f"(primary key, event time) already, so write primary_key={rest or ['<entity id>']}"
+        )
+    if not rest:
+        raise SchemaError(
+            f"{where}: the event time '{event_time}' is the only primary key column; add the column that "
+            "names the entity a row describes (e.g. a city or a sensor id) to primary_key"
+        )
+    return rest
+
+
 class FeatureStore:
     """A feature store in one directory. Get one with `fti.get_feature_store()`.
 
     Args:
         path: The store directory (default: ``FTI_STORE`` or ``data/store``).
+        hopsworks: Follow the Hopsworks client where the kit's defaults differ (``fti.login()``
+            sets it; see `fti.project`): feature names lower-cased, integer event times read
+            as epoch milliseconds, one label returned as a DataFrame.
 
     Raises:
         ParameterTypeError: ``path`` is not a string or path.
         StoreConfigError: ``path`` is a file, or cannot be created.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
-        self._engine = StoreEngine(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None, hopsworks: bool = False):
+        self._engine = StoreEngine(path, hopsworks=arguments.flag(hopsworks, "hopsworks", "feature store"))
 
     @property
     def path(self) -> Path:
@@ -85,10 +168,11 @@ class FeatureStore:
                                     event_time: str | None = None, description: str = "",
                                     online_enabled: bool = False, expectation_suite: Any = None,
                                     validation_ingestion_policy: str = "strict",
-                                    ttl: dt.timedelta | float | None = None) -> FeatureGroup:
+                                    ttl: dt.timedelta | float | None = None, **hopsworks_options: Any) -> FeatureGroup:
         """Return the feature group ``name`` v``version``, creating it if it does not exist.
 
-        Its columns are defined by the first insert.
+        Its columns are defined by the first insert. Asked for without ``primary_key``, an
+        existing feature group is returned as it is (as in the Hopsworks client).
 
         Args:
             name: A valid identifier, e.g. ``"passengers"``.
@@ -101,28 +185,41 @@ class FeatureStore:
             validation_ingestion_policy: ``"strict"`` (reject failing frames) or ``"warn"``.
             ttl: Maximum age of a feature value (timedelta or seconds); older values
                 join as nulls.
+            **hopsworks_options: Hopsworks arguments. Accepted and ignored, since they change
+                no result here: ``partition_key``, ``time_travel_format``, ``hudi_precombine_key``,
+                ``statistics_config``, ``stream``, ``parents``, ``topic_name``,
+                ``notification_topic_name``, ``online_config``, ``offline_backfill_every_hr``.
+                Refused with advice: ``features``, ``embedding_index``, ``transformation_functions``,
+                ``storage_connector``, ``path``, ``data_source``.
 
         Raises:
             InvalidNameError: A name or the version is not valid.
-            SchemaError: No primary key, a ``primary_key`` given as a string rather than a
-                list, a bad event time or ttl, or the group exists with a different primary
-                key or event time.
+            SchemaError: No primary key for a new group, a ``primary_key`` given as a string
+                rather than a list, a bad event time or ttl, or the group exists with a
+                different primary key or event time.
             NotASuiteError: ``expectation_suite`` is neither a suite nor a dict.
-            ParameterError: An unknown ingestion policy; `ParameterTypeError` for an
+            ParameterError: An unknown ingestion policy or argument; `ParameterTypeError` for an
                 argument of the wrong type (``ttl="1 day"``, ``online_enabled="yes"``).
         """
         check_name(name, "feature group")
         version = arguments.version(version, f"feature group '{name}'")
         where = f"feature group '{name}' v{version}"
+        _feature_group_options(hopsworks_options, where)
+        hopsworks = self._engine.hopsworks
         if primary_key is None or (isinstance(primary_key, (list, tuple)) and not primary_key):
+            existing = self._existing_feature_group(name, version)
+            if existing is not None:
+                return existing
             raise SchemaError(f"{where}: primary_key needs at least one column")
-        keys = arguments.names(primary_key, "primary_key", where, "primary key column", SchemaError)
+        keys = arguments.names(arguments.hopsworks_names(primary_key, hopsworks), "primary_key", where,
+                               "primary key column", SchemaError)
         if len(set(keys)) != len(keys):
             raise SchemaError(f"{where}: primary_key {keys} names a column twice")
         if event_time is not None:
+            event_time = arguments.hopsworks_name(event_time, hopsworks)
             check_name(event_time, f"{where}: event time column")
             if event_time in keys:
-                raise SchemaError(f"{where}: event time '{event_time}' cannot also be a primary key column")
+                keys = _event_time_out_of_key(keys, event_time, where, hopsworks)
         wanted = FeatureGroupMeta(
             name=name,
             version=version,
@@ -136,6 +233,40 @@ class FeatureStore:
         )
         return FeatureGroup(self._engine, self._engine.feature_groups.get_or_create(wanted))
 
+    def _existing_feature_group(self, name: str, version: int) -> FeatureGroup | None:
+        try:
+            return FeatureGroup(self._engine, self._engine.feature_groups.get(name, version))
+        except FeatureGroupNotFoundError:
+            return None
+
+    def create_feature_group(self, name: str, version: int | None = None, primary_key: list[str] | None = None,
+                             **options: Any) -> FeatureGroup:
+        """Create a new feature group version (Hopsworks' ``create_feature_group``), refusing an existing one.
+
+        Args:
+            name: A valid identifier.
+            version: The version to create (default: one more than the newest, or 1).
+            primary_key: As in `get_or_create_feature_group`.
+            **options: The other arguments of `get_or_create_feature_group`.
+
+        Raises:
+            ParameterError: The version exists already (use `get_or_create_feature_group` or
+                `get_feature_group`); and the errors of `get_or_create_feature_group`.
+        """
+        check_name(name, "feature group")
+        if version is None:
+            newest = self._engine.feature_groups.newest_version(name)
+            version = 1 if newest is None else newest + 1
+        version = arguments.version(version, f"feature group '{name}'")
+        if self._existing_feature_group(name, version) is not None:
+            raise ParameterError(
+                f"feature group '{name}' v{version} exists already; get it with get_feature_group('{name}', "
+                f"{version}) or get_or_create_feature_group, or create version {version + 1}"
+            )
+        if primary_key is None:
+            raise SchemaError(f"feature group '{name}' v{version}: primary_key needs at least one column")
+        return self.get_or_create_feature_group(name, version, primary_key, **options)
+
     def get_feature_group(self, name: str, version: int | None = None) -> FeatureGroup:
         """Return an existing feature group; the newest version when ``version`` is None.
 
@@ -147,23 +278,33 @@ class FeatureStore:
         version = arguments.optional_version(version, f"feature group '{name}'")
         return FeatureGroup(self._engine, self._engine.feature_groups.get(name, version))
 
-    def get_feature_groups(self) -> pd.DataFrame:
-        """Every feature group, one row per version, to browse a store.
+    def get_feature_groups(self, name: str | None = None) -> pd.DataFrame | list[FeatureGroup]:
+        """Every feature group, one row per version, to browse a store; or the versions of one.
+
+        Args:
+            name: Given, return that group's versions as `FeatureGroup` handles, oldest
+                first, as the Hopsworks client does (an empty list when there is none).
 
         Returns:
             Columns ``name``, ``version``, ``primary_key``, ``event_time``,
             ``online_enabled``, ``description``, ``commits`` (inserts so far),
             ``rows`` (in the latest state) and ``last_commit_at``; empty when there is none.
         """
-        return self._engine.feature_groups.list_all()
+        table = self._engine.feature_groups.list_all()
+        if name is None:
+            return table
+        check_name(name, "feature group")
+        return [self.get_feature_group(name, int(version))
+                for version in sorted(table.loc[table["name"] == name, "version"])]
 
     # -- feature views --------------------------------------------------------------------------
 
     def get_or_create_feature_view(self, name: str, version: int = 1, query: Query | None = None,
                                    labels: list[str] | None = None,
-                                   transformation_functions: dict[str, Any] | None = None,
+                                   transformation_functions: dict[str, Any] | list[Any] | None = None,
                                    on_demand_features: dict[str, OnDemand] | None = None,
-                                   description: str = "", logging_enabled: bool = False) -> FeatureView:
+                                   description: str = "", logging_enabled: bool = False,
+                                   **hopsworks_options: Any) -> FeatureView:
         """Return the feature view ``name`` v``version``, creating it from this definition if needed.
 
         Args:
@@ -172,13 +313,18 @@ class FeatureStore:
             query: ``fg.select([...]).join(...)``; its first feature group gives the observations.
             labels: Columns of the query to predict (a list); excluded from the features.
             transformation_functions: ``{column: "standard_scaler"}`` (a name, a
-                `Transformation`, or a list of them applied in order).
+                `Transformation`, or a list of them applied in order), or the Hopsworks
+                form, a list of steps bound to their features: ``[label_encoder("sex")]``
+                (from ``fti.hsfs.builtin_transformations``).
             on_demand_features: ``{name: function}``; the function's parameter names
                 are columns of the query (in training) or request parameters (online).
                 Define it in an importable module so other processes can use it too.
             description: What the view is for.
             logging_enabled: Keep what the view serves with ``fv.log(...)`` (see
                 `FeatureView.enable_logging`). False leaves an existing view's logging as it is.
+            **hopsworks_options: Hopsworks arguments: ``inference_helper_columns`` and
+                ``training_helper_columns`` are refused with advice (the label side's key
+                and event time are helper columns here).
 
         Raises:
             InvalidNameError: A name or the version is not valid.
@@ -191,8 +337,14 @@ class FeatureStore:
         check_name(name, "feature view")
         version = arguments.version(version, f"feature view '{name}'")
         where = f"feature view '{name}' v{version}"
-        labels = [] if labels is None else arguments.names(labels, "labels", where, "label column", QueryError)
-        transformations = arguments.mapping(transformation_functions, "transformation_functions", where)
+        _feature_view_options(hopsworks_options, where)
+        hopsworks = self._engine.hopsworks
+        labels = [] if labels is None else arguments.names(arguments.hopsworks_names(labels, hopsworks), "labels",
+                                                           where, "label column", QueryError)
+        if isinstance(transformation_functions, (list, tuple)):
+            transformation_functions = by_feature(transformation_functions, where)
+        transformations = {arguments.hopsworks_name(column, hopsworks): spec for column, spec in
+                           arguments.mapping(transformation_functions, "transformation_functions", where).items()}
         on_demand = arguments.mapping(on_demand_features, "on_demand_features", where)
         description = arguments.text(description, "description", where)
         logging = arguments.flag(logging_enabled, "logging_enabled", where)
@@ -219,6 +371,34 @@ class FeatureStore:
             if logging:
                 view.enable_logging()
         return view
+
+    def create_feature_view(self, name: str, query: Query, version: int | None = None,
+                            **definition: Any) -> FeatureView:
+        """Create a new feature view version (Hopsworks' ``create_feature_view``), refusing an existing one.
+
+        Args:
+            name: A valid identifier.
+            query: As in `get_or_create_feature_view`.
+            version: The version to create (default: one more than the newest, or 1).
+            **definition: The other arguments of `get_or_create_feature_view`.
+
+        Raises:
+            ParameterError: The version exists already (use `get_or_create_feature_view` or
+                `get_feature_view`); and the errors of `get_or_create_feature_view`.
+        """
+        check_name(name, "feature view")
+        newest = self._engine.feature_views.newest_version(name)
+        if version is None:
+            version = 1 if newest is None else newest + 1
+        version = arguments.version(version, f"feature view '{name}'")
+        if self._engine.feature_views.exists(name, version):
+            raise ParameterError(
+                f"feature view '{name}' v{version} exists already; get it with get_feature_view('{name}', "
+                f"{version}) or get_or_create_feature_view, or create version {version + 1}"
+            )
+        if query is None:
+            raise QueryError(f"feature view '{name}' v{version}: create_feature_view needs a query")
+        return self.get_or_create_feature_view(name, version, query, **definition)
 
     def get_feature_view(self, name: str, version: int | None = None,
                          on_demand_features: dict[str, OnDemand] | None = None) -> FeatureView:
@@ -249,14 +429,29 @@ class FeatureStore:
         """
         return self._engine.feature_views.list_all()
 
-    def get_transformation_function(self, name: str, **params: Any) -> Transformation:
+    def get_transformation_function(self, name: str, version: int | None = None, **params: Any) -> Transformation:
         """A built-in transformation by name: ``label_encoder``, ``one_hot_encoder``, ``standard_scaler``,
         ``min_max_scaler``, ``ordinal_encoder``, ``impute_mean``, ``impute_median``,
         ``impute_most_frequent``, ``impute_constant``.
 
+        Hopsworks code may bind the result to a feature, ``(...)("age")``, for a list of
+        transformation functions.
+
+        Args:
+            name: The transformation's name.
+            version: Hopsworks keeps versions of transformation functions; the built-ins
+                here have one, version 1.
+            **params: Its parameters, e.g. ``value=0`` for ``impute_constant``.
+
         Raises:
-            TransformationError: No transformation has that name, or it does not take these parameters.
+            TransformationError: No transformation has that name or version, or it does not
+                take these parameters.
         """
+        if version is not None and arguments.version(version, f"transformation function {name!r}") != 1:
+            raise TransformationError(
+                f"transformation function {name!r} has only version 1 here (the built-ins are not versioned); "
+                "leave version out"
+            )
         return get_transformation_function(name, **params)
 
     # -- Delta Lake -----------------------------------------------------------------------------

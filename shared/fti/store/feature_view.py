@@ -68,9 +68,16 @@ def _model_identity(model: Any, model_name: Any, model_version: Any, where: str)
     return name, version
 
 
-def _labels_out(y: pd.DataFrame) -> pd.Series | pd.DataFrame:
-    # One label comes back as a Series, which every scikit-learn estimator takes as is.
-    return y.iloc[:, 0] if y.shape[1] == 1 else y
+def _labels_out(y: pd.DataFrame, hopsworks: bool) -> pd.Series | pd.DataFrame:
+    # One label comes back as a Series, which every scikit-learn estimator takes as is; Hopsworks
+    # code (a store opened through fti.login()) gets the DataFrame its client returns.
+    return y.iloc[:, 0] if y.shape[1] == 1 and not hopsworks else y
+
+
+# Hopsworks arguments of the training data and batch data calls that change nothing here:
+# file formats and locations of materialised training data, statistics, read and write options.
+_IGNORED_DATA_OPTIONS = frozenset({"statistics_config", "read_options", "write_options", "data_format",
+                                   "coalesce", "location", "storage_connector", "dataframe_type"})
 
 
 class FeatureView:
@@ -175,6 +182,40 @@ class FeatureView:
     def _training_dataset_version(self, value: Any) -> int | None:
         return arguments.optional_version(value, f"{self.label}: training dataset")
 
+    def _labels(self, y: pd.DataFrame) -> pd.Series | pd.DataFrame:
+        return _labels_out(y, self._engine.hopsworks)
+
+    def _time(self, value: Any, argument: str) -> Any:
+        """A time argument; whole numbers are epoch milliseconds in Hopsworks code."""
+        return arguments.epoch_ms_or_moment(value, argument, self.label, self._engine.hopsworks)
+
+    def _data_options(self, options: dict[str, Any], call: str) -> None:
+        """Accept the Hopsworks options that change nothing here; refuse the others with advice.
+
+        Raises:
+            ParameterError: ``spine``, ``extra_filter``, helper columns, a dataframe type other
+                than pandas, or an unknown argument.
+        """
+        where = f"{self.label}: {call}"
+        kind = options.get("dataframe_type", "default")
+        arguments.unsupported(
+            where,
+            spine=(options.get("spine"), "the label side's feature group gives the observations; insert the "
+                                         "spine's rows into a feature group and build the view on it"),
+            extra_filter=(options.get("extra_filter"), "filter the feature view's query (fg.select(...).filter"
+                                                       "(...)) or the returned DataFrame"),
+            training_helper_columns=(options.get("training_helper_columns"),
+                                     "use primary_key=True / event_time=True for the label side's helper columns"),
+            inference_helper_columns=(options.get("inference_helper_columns"),
+                                      "use primary_key=True / event_time=True for the label side's helper columns"),
+            dataframe_type=(None if kind in ("default", "pandas") else kind, "every call returns pandas here"),
+            transformation_context=(options.get("transformation_context"), "transformations here take no context"),
+        )
+        known = _IGNORED_DATA_OPTIONS | {"spine", "extra_filter", "training_helper_columns",
+                                         "inference_helper_columns", "transformation_context"}
+        if unknown := sorted(set(options) - known):
+            raise ParameterError(f"{where}: unknown argument(s) {unknown}")
+
     def _flags(self, **flags: Any) -> dict[str, bool]:
         return {name: arguments.flag(value, name, self.label) for name, value in flags.items()}
 
@@ -184,7 +225,7 @@ class FeatureView:
             return frame.iloc[positions].reset_index(drop=True)
 
         return (rows(X, data.train_rows), rows(X, data.test_rows),
-                _labels_out(rows(y, data.train_rows)), _labels_out(rows(y, data.test_rows)))
+                self._labels(rows(y, data.train_rows)), self._labels(rows(y, data.test_rows)))
 
     def transform(self, features: pd.DataFrame) -> pd.DataFrame:
         """Apply the bound training dataset's fitted transformations to untransformed features.
@@ -197,10 +238,37 @@ class FeatureView:
             QueryError: A feature column is missing.
             TrainingDatasetNotFoundError: The view has transformations but no training dataset yet.
         """
+        if isinstance(features, (list, tuple, np.ndarray)):
+            return self._transform_rows(features)
         if not isinstance(features, pd.DataFrame):
-            raise ParameterTypeError(f"{self.label}: transform needs a pandas DataFrame, got {type(features).__name__}")
+            raise ParameterTypeError(
+                f"{self.label}: transform needs a pandas DataFrame or a feature vector (a list in the order of "
+                f"feature_names), got {type(features).__name__}"
+            )
         self._ensure_bound()
         return transform(self._meta, self._binding, features)
+
+    def _transform_rows(self, rows: Any) -> list:
+        """Hopsworks' ``fv.transform(vector)``: one untransformed vector (or a list of them) in, the same shape out.
+
+        Raises:
+            ParameterTypeError: A vector does not have one value per feature.
+        """
+        single = len(rows) > 0 and not isinstance(rows[0], (list, tuple, np.ndarray))
+        vectors = [list(rows)] if single else [list(row) for row in rows]
+        names = self.feature_names
+        for vector in vectors:
+            if len(vector) != len(names):
+                raise ParameterTypeError(
+                    f"{self.label}: transform got a list of {len(vector)} value(s); a feature vector needs one "
+                    f"value per feature, in the order {names} (or pass a DataFrame)"
+                )
+        self._ensure_bound()
+        out = transform(self._meta, self._binding, pd.DataFrame(vectors, columns=names))
+        # Plain Python values, as get_feature_vector returns them.
+        result = [[None if pd.isna(value) else (value.item() if hasattr(value, "item") else value)
+                   for value in row] for row in out.astype(object).itertuples(index=False)]
+        return result[0] if single else result
 
     # -- training data --------------------------------------------------------------------------
 
@@ -230,14 +298,14 @@ class FeatureView:
             return Split("random", test_size=float(test_size), seed=int(seed))
         if not self._meta.plan.left.event_time:
             raise QueryError(f"{self.label}: a time split needs an event time on {self._meta.plan.left.label}")
-        iso = {key: None if value is None else arguments.moment(value, key, self.label).isoformat()
+        iso = {key: None if value is None else arguments.moment(self._time(value, key), key, self.label).isoformat()
                for key, value in times.items()}
         return Split("time", **iso)
 
     def train_test_split(self, test_size: float | None = None, seed: int | None = None, *,
                          test_start: Any = None, test_end: Any = None, train_start: Any = None,
                          train_end: Any = None, as_of: Any = None, description: str = "",
-                         primary_key: bool = False, event_time: bool = False) -> tuple:
+                         primary_key: bool = False, event_time: bool = False, **hopsworks_options: Any) -> tuple:
         """Create a training dataset version and return ``X_train, X_test, y_train, y_test``.
 
         Two ways to split:
@@ -259,9 +327,13 @@ class FeatureView:
             description: Kept with the training dataset version.
             primary_key: Also return the label side's primary key columns in X.
             event_time: Also return the label side's event time column in X.
+            **hopsworks_options: Accepted and ignored: ``statistics_config``, ``read_options``,
+                ``dataframe_type="pandas"``; refused with advice: ``spine``, ``extra_filter``,
+                ``training_helper_columns``.
 
         Returns:
-            ``X_train, X_test, y_train, y_test``: y is a Series when there is one label.
+            ``X_train, X_test, y_train, y_test``: y is a Series when there is one label (a
+            DataFrame in Hopsworks code, a store opened through ``fti.login()``).
 
         Raises:
             QueryError: Neither or both of ``test_size`` and ``test_start``, a ``test_size``
@@ -270,6 +342,7 @@ class FeatureView:
             InvalidTimeError: A split time that is not a date or time.
             TimeTravelError: A bad ``as_of``.
         """
+        self._data_options(hopsworks_options, "train_test_split")
         split = self._split(test_size, seed, {"train_start": train_start, "train_end": train_end,
                                               "test_start": test_start, "test_end": test_end})
         description = arguments.text(description, "description", self.label)
@@ -280,17 +353,37 @@ class FeatureView:
         return self._four_way(data, X, y)
 
     def training_data(self, as_of: Any = None, description: str = "", primary_key: bool = False,
-                      event_time: bool = False) -> tuple:
-        """Create a training dataset version of all rows (no split); return ``X, y``."""
+                      event_time: bool = False, *, start_time: Any = None, end_time: Any = None,
+                      **hopsworks_options: Any) -> tuple:
+        """Create a training dataset version of all rows (no split); return ``X, y``.
+
+        Args:
+            as_of: Commit id or datetime to read the feature groups as of (default: now).
+            description: Kept with the training dataset version.
+            primary_key: Also return the label side's primary key columns in X.
+            event_time: Also return the label side's event time column in X.
+            start_time: Refused: a training dataset here has all rows (use `train_test_split`
+                with ``train_start`` and ``test_start`` for a time range).
+            end_time: Refused, likewise.
+            **hopsworks_options: As in `train_test_split`.
+        """
+        self._data_options(hopsworks_options, "training_data")
+        arguments.unsupported(
+            f"{self.label}: training_data",
+            start_time=(start_time, "a training dataset here has all rows; for a time range use "
+                                    "train_test_split(train_start=..., test_start=...)"),
+            end_time=(end_time, "a training dataset here has all rows; for a time range use "
+                                "train_test_split(train_start=..., test_start=...)"),
+        )
         description = arguments.text(description, "description", self.label)
         flags = self._flags(primary_key=primary_key, event_time=event_time)
         data = self._engine.feature_views.create_training_dataset(self._meta, Split("all"), as_of, description)
         self._bind(data.binding)
         X, y = split_columns(self._meta, data.binding, data.frame, **flags)
-        return X, _labels_out(y)
+        return X, self._labels(y)
 
     def get_train_test_split(self, training_dataset_version: int, primary_key: bool = False,
-                             event_time: bool = False, transformed: bool = True) -> tuple:
+                             event_time: bool = False, transformed: bool = True, **hopsworks_options: Any) -> tuple:
         """Re-create the exact data of an earlier training dataset version.
 
         The feature groups are read as of the commit that version recorded, so new
@@ -302,21 +395,45 @@ class FeatureView:
             event_time: Also return the label side's event time column in X.
             transformed: False returns the features before transformations, e.g. to
                 score another model version, with its own transformations, on the same rows.
+            **hopsworks_options: As in `train_test_split`.
 
         Raises:
             InvalidNameError: ``training_dataset_version`` is not a positive whole number.
             TrainingDatasetNotFoundError: The view has no such training dataset.
         """
+        self._data_options(hopsworks_options, "get_train_test_split")
         version = arguments.version(training_dataset_version, f"{self.label}: training dataset")
         flags = self._flags(primary_key=primary_key, event_time=event_time, transformed=transformed)
         data = self._engine.feature_views.training_data(self._meta, version)
         self._bind(data.binding)
         X, y = split_columns(self._meta, data.binding, data.frame, **flags)
         if data.split.kind == "all":
-            return X, _labels_out(y)
+            return X, self._labels(y)
         return self._four_way(data, X, y)
 
     get_training_data = get_train_test_split
+
+    def create_train_test_split(self, test_size: float | None = None, seed: int | None = None,
+                                **split: Any) -> tuple[int, None]:
+        """Hopsworks' two-step form: record a training dataset version now, read it later.
+
+        Takes the arguments of `train_test_split` and records the same training dataset
+        version; read its data with ``get_train_test_split(training_dataset_version=...)``.
+
+        Returns:
+            ``(training dataset version, None)``: Hopsworks returns the job that writes the
+            files as the second item; here the version is complete when this returns.
+        """
+        self.train_test_split(test_size, seed, **split)
+        return self._binding.training_dataset_version, None
+
+    def create_training_data(self, **definition: Any) -> tuple[int, None]:
+        """Hopsworks' two-step form of `training_data`: ``(training dataset version, None)``.
+
+        Read the data with ``get_training_data(training_dataset_version=...)``.
+        """
+        self.training_data(**definition)
+        return self._binding.training_dataset_version, None
 
     def get_training_datasets(self) -> pd.DataFrame:
         """Every training dataset version of this view: when, which commit, how it split."""
@@ -329,13 +446,26 @@ class FeatureView:
         version = self._training_dataset_version(training_dataset_version)
         self._bind(self._engine.feature_views.bind(self._meta, version))
 
-    def init_serving(self, training_dataset_version: int | None = None) -> None:
-        """Prepare online lookups with this training dataset version's transformations (default: the latest)."""
+    def init_serving(self, training_dataset_version: int | None = None, external: bool | None = None,
+                     options: dict | None = None, feature_logger: Any = None, **clients: Any) -> None:
+        """Prepare online lookups with this training dataset version's transformations (default: the latest).
+
+        Args:
+            training_dataset_version: Whose transformations to apply.
+            external: Accepted for Hopsworks code and ignored (there is no cluster to reach).
+            options: Accepted and ignored (connection options of Hopsworks' clients).
+            feature_logger: Accepted and ignored: `log` writes to this store directly, which is
+                what Hopsworks' own logger does.
+            **clients: Hopsworks' client choices (``init_rest_client``, ``init_sql_client``...):
+                accepted and ignored, there is one client here.
+        """
+        del external, options, feature_logger, clients  # one local store: no clients or loggers to choose
         self.init_batch_scoring(training_dataset_version)
         self._serving = self._engine.feature_views.serving_plan(self._meta, self._binding)
 
     def get_batch_data(self, start_time: Any = None, end_time: Any = None, *, primary_key: bool = False,
-                       event_time: bool = False, as_of: Any = None) -> pd.DataFrame:
+                       event_time: bool = False, as_of: Any = None, transformed: bool = True,
+                       **hopsworks_options: Any) -> pd.DataFrame:
         """Features of the observations with event time in ``[start_time, end_time)``, ready for ``predict``.
 
         Transformations use the state of the bound training dataset version (see
@@ -347,17 +477,33 @@ class FeatureView:
             primary_key: Also return the primary key columns (to attach predictions to).
             event_time: Also return the event time column.
             as_of: Read the feature groups as of a commit id or datetime.
+            transformed: False returns the features before transformations.
+            **hopsworks_options: As in `train_test_split` (``inference_helper_columns`` is refused).
 
         Raises:
             InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
             TimeTravelError: A bad ``as_of``.
             TrainingDatasetNotFoundError: The view has transformations but no training dataset yet.
         """
-        flags = self._flags(primary_key=primary_key, event_time=event_time)
+        self._data_options(hopsworks_options, "get_batch_data")
+        flags = self._flags(primary_key=primary_key, event_time=event_time, transformed=transformed)
         self._ensure_bound()
-        frame = self._engine.feature_views.batch_data(self._meta, start_time, end_time, as_of)
+        frame = self._engine.feature_views.batch_data(self._meta, self._time(start_time, "start_time"),
+                                                      self._time(end_time, "end_time"), as_of)
         X, _ = split_columns(self._meta, self._binding, frame, **flags)
         return X
+
+    def get_batch_query(self, start_time: Any = None, end_time: Any = None) -> str:
+        """The SQL that reads the view's observations with event time in ``[start_time, end_time)``, as text.
+
+        DuckDB SQL of this store, for reading (Hopsworks shows its Spark/Hive SQL). The rows
+        are those `get_batch_data` transforms.
+
+        Raises:
+            InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
+        """
+        return self._query.to_string(start_time=self._time(start_time, "start_time"),
+                                     end_time=self._time(end_time, "end_time"))
 
     def _mapping(self, value: Any, argument: str, example: str) -> dict[str, Any]:
         """A dict argument of a lookup (only reached when it is not a dict already)."""
@@ -368,7 +514,8 @@ class FeatureView:
         )
 
     def get_feature_vector(self, entry: dict[str, Any], request_parameters: dict[str, Any] | None = None,
-                           passed_features: dict[str, Any] | None = None, return_type: str = "list") -> Any:
+                           passed_features: dict[str, Any] | None = None, return_type: str = "list", *,
+                           transform: bool = True, **hopsworks_options: Any) -> Any:
         """One row of model input from the online store, for real-time inference.
 
         Looks up the newest values of each online-enabled feature group by key,
@@ -380,6 +527,11 @@ class FeatureView:
             request_parameters: Values known only at request time, for on-demand features.
             passed_features: Feature values supplied by the caller instead of looked up.
             return_type: ``"list"`` (default), ``"dict"`` or ``"pandas"``.
+            transform: False returns the features before transformations (e.g. to log them).
+            **hopsworks_options: Hopsworks' client choices (``external``, ``force_rest_client``,
+                ``force_sql_client``, ``allow_missing=False``, ``logging_data=False``): accepted
+                and ignored, one local store has one client. ``allow_missing=True`` is refused
+                (a missing serving key is an error here).
 
         Raises:
             ParameterTypeError: ``entry``, ``request_parameters`` or ``passed_features`` is not a dict.
@@ -391,6 +543,8 @@ class FeatureView:
             raise ParameterTypeError(
                 f"{self.label}: return_type must be 'list', 'dict' or 'pandas', got {return_type!r:.80}"
             )
+        if hopsworks_options:
+            self._vector_options(hopsworks_options)
         plan = self._serving
         if plan is None:
             self._ensure_bound()
@@ -405,17 +559,41 @@ class FeatureView:
             request_parameters = self._mapping(request_parameters, "request_parameters", "{'amount': 12.5}")
         if passed_features is not None and not isinstance(passed_features, dict):
             passed_features = self._mapping(passed_features, "passed_features", "{'amount': 12.5}")
-        vector = feature_vector(plan, entry, request_parameters, passed_features)
+        if transform is True:
+            vector = feature_vector(plan, entry, request_parameters, passed_features)
+            columns = plan.output_columns
+        else:
+            transformed = self._flags(transform=transform)["transform"]
+            vector = feature_vector(plan, entry, request_parameters, passed_features, transformed)
+            columns = plan.output_columns if transformed else plan.feature_names
         if return_type == "list":
             return vector
         if return_type == "dict":
-            return dict(zip(plan.output_columns, vector, strict=True))
+            return dict(zip(columns, vector, strict=True))
         if return_type == "pandas":
-            return pd.DataFrame([vector], columns=list(plan.output_columns))
+            return pd.DataFrame([vector], columns=list(columns))
         raise ParameterError(f"{self.label}: return_type {return_type!r} is not one of 'list', 'dict', 'pandas'")
 
+    def _vector_options(self, options: dict[str, Any]) -> None:
+        """Accept Hopsworks' client choices for lookups; refuse ``allow_missing=True``.
+
+        Raises:
+            ParameterError: ``allow_missing=True`` or an unknown argument.
+        """
+        where = f"{self.label}: get_feature_vector"
+        arguments.unsupported(
+            where,
+            allow_missing=(options.get("allow_missing"), "a missing serving key is an error here; pass every "
+                                                         "serving key"),
+            logging_data=(options.get("logging_data"), "log what you serve with fv.log(...)"),
+        )
+        known = {"external", "force_rest_client", "force_sql_client", "allow_missing", "logging_data"}
+        if unknown := sorted(set(options) - known):
+            raise ParameterError(f"{where}: unknown argument(s) {unknown}")
+
     def get_feature_vectors(self, entry: list[dict[str, Any]], request_parameters: list[dict[str, Any]] | None = None,
-                            passed_features: list[dict[str, Any]] | None = None, return_type: str = "list") -> Any:
+                            passed_features: list[dict[str, Any]] | None = None, return_type: str = "list", *,
+                            transform: bool = True, **hopsworks_options: Any) -> Any:
         """`get_feature_vector` for several entries; ``"pandas"`` gives one DataFrame.
 
         Raises:
@@ -436,7 +614,8 @@ class FeatureView:
         if len(requests) != len(entry) or len(passed) != len(entry):
             raise ServingError(f"{self.label}: request_parameters and passed_features need one item per entry")
         inner = "dict" if return_type == "pandas" else return_type
-        vectors = [self.get_feature_vector(e, r, p, inner) for e, r, p in zip(entry, requests, passed, strict=True)]
+        vectors = [self.get_feature_vector(e, r, p, inner, transform=transform, **hopsworks_options)
+                   for e, r, p in zip(entry, requests, passed, strict=True)]
         return pd.DataFrame(vectors) if return_type == "pandas" else vectors
 
     # -- feature logging ------------------------------------------------------------------------

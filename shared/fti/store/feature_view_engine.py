@@ -313,9 +313,10 @@ class ServingPlan:
 
 
 def feature_vector(plan: ServingPlan, entry: Mapping[str, Any], request: Mapping[str, Any],
-                   passed: Mapping[str, Any] | None) -> list[Any]:
+                   passed: Mapping[str, Any] | None, transformed: bool = True) -> list[Any]:
     """One row of model input: online lookups, passed features, on-demand features, transformations.
 
+    With ``transformed=False`` the row is the untransformed features, in `feature_names` order.
     This is the serving hot path: everything that does not depend on the request was
     prepared in ``plan``.
 
@@ -372,7 +373,7 @@ def feature_vector(plan: ServingPlan, entry: Mapping[str, Any], request: Mapping
                     f"{plan.view}: on-demand feature '{name}' needs '{parameter}': pass it in request_parameters"
                 )
         values[name] = function(**call)
-    if plan.fitted is not None:
+    if plan.fitted is not None and transformed:
         return plan.fitted.transform_row(values, plan.feature_names)
     return [values.get(name) for name in plan.feature_names]
 
@@ -523,6 +524,17 @@ class FeatureViewEngine:
                         f"fs.get_feature_view({name!r}, {version})"
                     )
         return self._meta(record, plan, on_demand_features)
+
+    def newest_version(self, name: str) -> int | None:
+        """The newest version of feature view ``name``, or None when there is none."""
+        with self._storage.connect() as con:
+            newest = fetch_rows(con, "SELECT max(version) FROM fti_feature_views WHERE name = ?", [name])[0][0]
+        return None if newest is None else int(newest)
+
+    def exists(self, name: str, version: int) -> bool:
+        """Whether feature view ``name`` v``version`` exists."""
+        with self._storage.connect() as con:
+            return fetch_record(con, _VIEW_SQL, [name, version]) is not None
 
     def get(self, name: str, version: int | None, on_demand_features: dict[str, OnDemand]) -> FeatureViewMeta:
         """Return feature view ``name`` v``version`` (the newest when None), with its query's metadata.

@@ -79,7 +79,8 @@ def serving_key_columns(view: FeatureViewMeta) -> list[str]:
     """
     keys = list(view.plan.left.primary_key)
     for part in view.plan.parts[1:]:
-        keys += [left for left, _ in part.on]
+        # A key the query does not select (Hopsworks code joins on those) is logged by the joined group's name.
+        keys += [left if left in view.plan.output else right for left, right in part.on]
     return list(dict.fromkeys(keys))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from fti.exceptions import InUseError, ModelNotFoundError
+from fti.exceptions import InUseError, ModelNotFoundError, ModelSaveError, ParameterTypeError
 from fti.store import arguments, artifacts
 from fti.store.liveness import current_owner, is_alive
 from fti.store.storage import Store, fetch_frame, fetch_record, fetch_rows, refuse_case_clash
@@ -43,6 +43,141 @@ def _staging_is_dead(folder: Path) -> bool:
         return False  # renamed into place (or removed) meanwhile
 
 
+def _column(dtype: Any, name: Any, description: Any = None) -> dict[str, Any]:
+    """One column of a columnar schema, as Hopsworks writes it: name, type, description if given."""
+    column: dict[str, Any] = {"name": None if name is None else str(name), "type": str(dtype)}
+    if description is not None:
+        column["description"] = str(description)
+    return column
+
+
+class Schema:
+    """The schema of a model's inputs or outputs (`fti.hsml.schema.Schema`, as ``hsml.schema.Schema``).
+
+    A DataFrame, a Series or a list of ``{"name", "type"}`` dicts gives a columnar
+    schema (column names and dtypes); a numpy array, or a list of dicts that each
+    have a ``"shape"``, gives a tensor schema (type and shape).
+
+    Args:
+        object: What to describe.
+        **kwargs: ``columnar_schema=`` or ``tensor_schema=`` rebuild one from `to_dict`.
+
+    Raises:
+        ParameterTypeError: ``object`` is none of those, or a dict entry has no ``"type"``.
+    """
+
+    def __init__(self, object: Any = None, **kwargs: Any):  # noqa: A002 - the name hsml uses
+        import numpy as np
+
+        self.columnar_schema: list[dict[str, Any]] | None = None
+        self.tensor_schema: Any = None
+        if object is None and ("columnar_schema" in kwargs or "tensor_schema" in kwargs):
+            self.columnar_schema = kwargs.get("columnar_schema")
+            self.tensor_schema = kwargs.get("tensor_schema")
+            return
+        if isinstance(object, np.ndarray):
+            self.tensor_schema = {"type": str(object.dtype), "shape": str(object.shape)}
+        elif isinstance(object, pd.DataFrame):
+            self.columnar_schema = [_column(dtype, name) for name, dtype in object.dtypes.items()]
+        elif isinstance(object, pd.Series):
+            self.columnar_schema = [_column(object.dtype, object.name)]
+        elif isinstance(object, list) and object and all(isinstance(entry, dict) for entry in object):
+            for entry in object:
+                if "type" not in entry:
+                    raise ParameterTypeError(f"Schema: the entry {entry!r:.120} has no 'type' (e.g. 'float64')")
+            if all("shape" in entry for entry in object):
+                self.tensor_schema = [
+                    {key: entry[key] for key in ("name", "type", "shape", "description") if entry.get(key) is not None}
+                    for entry in object
+                ]
+            else:
+                self.columnar_schema = [_column(entry["type"], entry.get("name"), entry.get("description"))
+                                        for entry in object]
+        else:
+            raise ParameterTypeError(
+                "Schema needs a DataFrame, a Series, a numpy array or a list of {'name': ..., 'type': ...} "
+                f"dicts, got {type(object).__name__}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"columnar_schema": [{"name", "type"}, ...]}`` or ``{"tensor_schema": ...}``, as in hsml."""
+        if self.tensor_schema is not None:
+            return {"tensor_schema": self.tensor_schema}
+        return {"columnar_schema": list(self.columnar_schema or [])}
+
+    def json(self) -> str:
+        """`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    def __repr__(self) -> str:
+        return f"Schema(type: {'tensor' if self.tensor_schema is not None else 'columnar'!r})"
+
+
+class ModelSchema:
+    """A model's input and output schemas (`fti.hsml.model_schema.ModelSchema`, as in hsml).
+
+    Args:
+        input_schema: A `Schema` of the inputs (or its `to_dict` form).
+        output_schema: A `Schema` of the outputs (or its `to_dict` form).
+
+    Raises:
+        ParameterTypeError: A schema that is neither a `Schema` nor a dict.
+    """
+
+    def __init__(self, input_schema: Schema | dict[str, Any] | None = None,
+                 output_schema: Schema | dict[str, Any] | None = None, **kwargs: Any):
+        del kwargs  # hsml accepts and ignores extra response fields too
+        self.input_schema = self._schema(input_schema, "input_schema")
+        self.output_schema = self._schema(output_schema, "output_schema")
+
+    @staticmethod
+    def _schema(value: Any, argument: str) -> Schema | None:
+        if value is None or isinstance(value, Schema):
+            return value
+        if isinstance(value, dict) and ({"columnar_schema", "tensor_schema"} & value.keys()):
+            return Schema(**value)
+        raise ParameterTypeError(
+            f"ModelSchema: {argument} must be a Schema (Schema(X_train)), got {type(value).__name__}"
+        )
+
+    @classmethod
+    def from_value(cls, value: Any, where: str) -> ModelSchema | None:
+        """A ModelSchema from what ``create_model(model_schema=...)`` was given (a ModelSchema or its dict).
+
+        Raises:
+            ParameterTypeError: Anything else.
+        """
+        if value is None or isinstance(value, ModelSchema):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        # Duck typing: an hsml ModelSchema built with the real client has to_dict() too.
+        if hasattr(value, "to_dict"):
+            return cls(**value.to_dict())
+        raise ParameterTypeError(
+            f"{where}: model_schema must be a ModelSchema(input_schema=Schema(X), output_schema=Schema(y)), "
+            f"got {type(value).__name__}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"input_schema": {...}, "output_schema": {...}}`` (a schema not given is left out)."""
+        schemas = {"input_schema": self.input_schema, "output_schema": self.output_schema}
+        return {key: schema.to_dict() for key, schema in schemas.items() if schema is not None}
+
+    def json(self) -> str:
+        """`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelSchema) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.json())
+
+    def __repr__(self) -> str:
+        return f"ModelSchema(input_schema: {self.input_schema!r}, output_schema: {self.output_schema!r})"
+
+
 @dataclass(frozen=True)
 class ModelRecord:
     """One model version, or a model described but not saved yet (``version`` None).
@@ -57,6 +192,8 @@ class ModelRecord:
         trained_on_commit: The commit that training dataset read.
         input_schema: ``[{"name": ..., "dtype": ...}, ...]`` of the input example.
         input_example: A few input rows as records.
+        model_schema: ``ModelSchema.to_dict()``, kept as ``model_schema.json`` in the
+            version's folder (beside the saved files); not a column of ``fti_models``.
         version: The version number once saved.
         created_at: When it was saved.
         framework: How the artifact was written (see `fti.store.artifacts`).
@@ -72,7 +209,8 @@ class ModelRecord:
     td_version: int | None = None
     trained_on_commit: int | None = None
     input_schema: list[dict[str, str]] | None = field(default=None, hash=False)
-    input_example: list[dict[str, Any]] | None = field(default=None, hash=False)
+    input_example: list[Any] | None = field(default=None, hash=False)
+    model_schema: dict[str, Any] | None = field(default=None, hash=False)
     version: int | None = None
     created_at: pd.Timestamp | None = None
     framework: str | None = None
@@ -119,11 +257,18 @@ class ModelEngine:
         """The store folder."""
         return self._storage.path
 
-    def save(self, draft: ModelRecord, obj: Any) -> ModelRecord:
-        """Store ``obj`` as the next version of ``draft.name``; return the saved record.
+    def save(self, draft: ModelRecord, obj: Any, version: int | None = None) -> ModelRecord:
+        """Store ``obj`` as a new version of ``draft.name``; return the saved record.
+
+        Args:
+            draft: What to record.
+            obj: What to save (see `fti.store.artifacts.write`).
+            version: The version number to give (Hopsworks' ``create_model(version=...)``);
+                None gives the next one.
 
         Raises:
-            ModelSaveError: ``obj`` cannot be written (see `fti.store.artifacts.write`).
+            ModelSaveError: ``obj`` cannot be written, or ``version`` is taken (or was, by a
+                deleted version).
         """
         root = self._storage.models_path / draft.name
         with self._storage.connect() as con:  # before writing what may be hundreds of megabytes
@@ -135,18 +280,31 @@ class ModelEngine:
         final = None
         try:
             # Inside the try: an object that cannot be written must not leave a half-written folder.
-            framework = artifacts.write(obj, staging, draft.label)
+            staging.mkdir(parents=True)
+            framework = artifacts.write(obj, staging / artifacts.FILES_DIR, draft.label)
+            if draft.model_schema is not None:
+                (staging / artifacts.MODEL_SCHEMA_FILE).write_text(json.dumps(draft.model_schema, sort_keys=True))
             digest = artifacts.checksum(staging)
             created_at = arguments.now()
             with self._storage.transaction() as con:
                 refuse_case_clash(con, "fti_models", "model", draft.name)
                 self._storage.claim_timeline(con)  # model versions follow the store's timeline too
                 # Past every version ever given, deleted ones included: "v3" in a run log means one model.
-                version = int(fetch_rows(
-                    con, "SELECT greatest((SELECT coalesce(max(version), 0) FROM fti_models WHERE name = ?), "
-                    "(SELECT coalesce(max(version), 0) FROM fti_deleted WHERE kind = 'model' AND name = ?)) + 1",
-                    [draft.name, draft.name],
-                )[0][0])
+                if version is None:
+                    version = int(fetch_rows(
+                        con, "SELECT greatest((SELECT coalesce(max(version), 0) FROM fti_models WHERE name = ?), "
+                        "(SELECT coalesce(max(version), 0) FROM fti_deleted WHERE kind = 'model' AND name = ?)) + 1",
+                        [draft.name, draft.name],
+                    )[0][0])
+                elif fetch_rows(
+                    con, "SELECT version FROM fti_models WHERE name = ? AND version = ? UNION ALL "
+                    "SELECT version FROM fti_deleted WHERE kind = 'model' AND name = ? AND version = ?",
+                    [draft.name, version, draft.name, version],
+                ):
+                    raise ModelSaveError(
+                        f"cannot save {draft.label} as version {version}: that version exists (or existed and "
+                        "was deleted; numbers are never given twice). Leave version=None to get the next one"
+                    )
                 final = root / str(version)
                 if final.exists():  # left by a process that died before its commit: no row points to it
                     shutil.rmtree(final)
@@ -317,8 +475,30 @@ class ModelEngine:
         return {alias: int(version) for alias, version in rows}
 
     def artifact_path(self, record: ModelRecord) -> Path | None:
-        """The artifact folder of a saved model (None before it is saved)."""
+        """The version's folder of a saved model (None before it is saved): its files and metadata."""
         return None if record.artifact is None else self._storage.path / record.artifact
+
+    def files_path(self, record: ModelRecord) -> Path | None:
+        """The folder holding exactly what was saved (None before it is saved).
+
+        Versions saved before the ``files/`` layout kept the object's file in the
+        version's folder itself; theirs is that folder.
+        """
+        folder = self.artifact_path(record)
+        if folder is None:
+            return None
+        files = folder / artifacts.FILES_DIR
+        return files if files.is_dir() else folder
+
+    def model_schema(self, record: ModelRecord) -> dict[str, Any] | None:
+        """The saved ``ModelSchema.to_dict()`` of a version, or None (none was given, or not saved yet)."""
+        folder = self.artifact_path(record)
+        if folder is None:
+            return record.model_schema
+        try:
+            return json.loads((folder / artifacts.MODEL_SCHEMA_FILE).read_text())
+        except FileNotFoundError:
+            return None
 
     def verified_artifact(self, record: ModelRecord) -> Path:
         """The artifact folder, after checking it still has the recorded SHA-256.
@@ -339,6 +519,13 @@ class ModelEngine:
         artifacts.verify(folder, record.sha256, record.label)
         return folder
 
+    def verified_files(self, record: ModelRecord) -> Path:
+        """`files_path`, after checking the version's SHA-256 (see `verified_artifact`)."""
+        self.verified_artifact(record)
+        files = self.files_path(record)
+        assert files is not None  # verified_artifact raised for an unsaved record
+        return files
+
     def load(self, record: ModelRecord) -> Any:
         """The trained object (or the path of a saved file or folder), checked first."""
-        return artifacts.read(self.verified_artifact(record), record.framework)
+        return artifacts.read(self.verified_files(record), record.framework or "")

@@ -11,21 +11,33 @@ take the observation's time from another datetime column (``observation_time``):
 a forecast target's features are joined as of its issue time, its label as of
 its target time.
 
+A query can be filtered, as in the Hopsworks client: ``query.filter(fg.amount > 100)``,
+``(fg.country == "SE") | fg.city.isin([...])``. A filter on label-side columns only
+selects observations before the joins; one reading a joined group's columns applies
+after the point-in-time joins, to the values each observation was joined with; a
+filter on a query that is then joined (``fg.select_all().filter(...)`` as the right
+side) selects which of that group's rows can be joined, and drops the observations
+that find none (as Hopsworks does). Filters are part of the query: a feature view
+stores them and applies them to training and batch data, never to
+``get_feature_vector`` (Hopsworks does not either: a vector is looked up for one entity).
+
 `Query` is a thin handle on a `fti.store.query_engine.QueryPlan`, which holds the
-parts, checks the joins and writes the SQL.
+parts, checks the joins and filters, and writes the SQL.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import pandas as pd
 
-from fti.exceptions import QueryError
-from fti.store import arguments
+from fti.exceptions import ParameterError, ParameterTypeError, QueryError
+from fti.store import arguments, filters
 from fti.store.engine import StoreEngine
-from fti.store.query_engine import QueryPlan, time_window
+from fti.store.filters import Feature, Filter, Logic
+from fti.store.query_engine import QueryPlan, feature_of, time_window
 
 
 class FeatureGroupHandle(Protocol):
@@ -121,8 +133,72 @@ class Query:
             raise QueryError(f"{where}: observation_time must be a column name, got {observation_time!r:.80}")
         if not isinstance(strictly_before, bool):
             raise QueryError(f"{where}: strictly_before must be True or False, got {strictly_before!r:.80}")
-        plan = self._plan.join(sub_query._plan, *keys, prefix, observation_time, strictly_before)
+        plan = self._plan.join(sub_query._plan, *keys, prefix, observation_time, strictly_before,
+                               hopsworks=self._engine.hopsworks)
         return Query(self._engine, plan, self._feature_groups + sub_query._feature_groups)
+
+    def filter(self, f: Filter | Logic) -> Query:  # noqa: A003 (the Hopsworks client's name)
+        """A new query with ``f`` ANDed to this query's filter (the Hopsworks client changes the query in place).
+
+        Examples: ``q.filter(fg.amount > 100)``, ``q.filter((fg.a == 1) | (fg.b >= 2))``,
+        ``q.filter(Feature("name").like("max%"))``, ``q.filter(fg.country.isin(["SE", "NO"]))``.
+        Values: numbers, text, True/False, and for datetime columns dates, datetimes or ISO text
+        (naive ones are UTC), or, in a store opened through ``fti.login()``, epoch milliseconds.
+
+        Where it applies (as in Hopsworks): a filter on label-side columns only selects the
+        observations; one that reads a joined group's columns keeps the rows whose joined
+        values (as of each observation's time) pass it. A filtered query that is then joined
+        as the right side lends only its passing rows to the join, and an observation that
+        finds no passing row is dropped.
+
+        Args:
+            f: A `Filter` or `Logic` of features of this query's feature groups (selected or
+                not). A feature named without its group (``Feature("amount")``) is an output
+                column, or the column of the one group that has it.
+
+        Raises:
+            QueryError: Not a filter; a feature not in this query's feature groups (or in two
+                of them, named without its group); a value of the wrong type for its column.
+        """
+        return Query(self._engine, self._plan.filtered(f, self._engine.hopsworks), self._feature_groups)
+
+    @property
+    def filters(self) -> Logic | None:
+        """All filters of the query, ANDed into one `Logic` (None without any), as ``Query.filters`` in hsfs.
+
+        This query's own filter first, then those its joined queries brought with them.
+        """
+        return self._plan.filter_logic()
+
+    @property
+    def features(self) -> list[Feature]:
+        """A `Feature` per output column (its feature group's name for it), as ``Query.features`` in hsfs."""
+        return [feature_of(self._plan.parts[origin.part].feature_group, origin.column)
+                for origin in self._plan.output.values()]
+
+    def get_feature(self, feature_name: str) -> Feature:
+        """The `Feature` of output column ``feature_name`` (prefixed names included), to build filters.
+
+        Raises:
+            QueryError: Not a column of this query.
+        """
+        name = arguments.hopsworks_name(feature_name, self._engine.hopsworks)
+        origin = self._plan.output.get(name) if isinstance(name, str) else None
+        if origin is None:
+            raise QueryError(f"{self!r} has no column {feature_name!r}; its columns are {self.columns}")
+        return feature_of(self._plan.parts[origin.part].feature_group, origin.column)
+
+    def __getitem__(self, feature_name: str) -> Feature:
+        return self.get_feature(feature_name)
+
+    def __getattr__(self, name: str) -> Feature:
+        """``query.amount``: the `Feature` of an output column, as in the Hopsworks client."""
+        if name.startswith("_"):
+            raise AttributeError(name)  # internals (and copies being built) never become features
+        try:
+            return self.get_feature(name)
+        except QueryError:
+            raise AttributeError(f"'Query' object has no attribute or column {name!r}") from None
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -139,30 +215,26 @@ class Query:
             FeatureGroupNotFoundError: A feature group it names does not exist.
         """
         try:
-            parts = [(item["feature_group"], item["version"], list(item["features"]),
-                      [tuple(pair) for pair in item["on"]], item["prefix"], item.get("observation_time"))
-                     for item in data["parts"]]
-        except (KeyError, TypeError) as exc:
+            groups = sorted(QueryPlan.feature_groups_in(data))
+        except (KeyError, TypeError, ValueError) as exc:
             raise QueryError(f"not a query description (as Query.to_dict makes): {data!r:.200} ({exc!r})") from None
-        if not parts:
+        if not groups:
             raise QueryError("a query description needs at least one part")
-        query = None
-        for name, version, features, on, prefix, observation_time in parts:
-            selected = feature_store.get_feature_group(name, version).select(features)
-            if query is None:
-                query = selected
-            else:
-                # The stored key pairs, given explicitly, rebuild exactly the stored join.
-                query = query.join(selected, left_on=[left for left, _ in on], right_on=[right for _, right in on],
-                                   prefix=prefix or None, observation_time=observation_time or None)
-        return query
+        # Each group's query brings its handle and metadata; the plan is rebuilt exactly as
+        # stored (keys, prefixes, filters, renamed columns), whatever mode the store is in now.
+        queries = {(name, version): feature_store.get_feature_group(name, version).select_all()
+                   for name, version in groups}
+        plan = QueryPlan.from_dict(data, lambda name, version: queries[(name, int(version))].plan.left)
+        handles = [queries[(part.feature_group.name, part.feature_group.version)].left for part in plan.parts]
+        return Query(queries[groups[0]]._engine, plan, handles)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Query) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
         joined = " + ".join(f"{fg.name} v{fg.version}" for fg in self._plan.feature_groups)
-        return f"Query({joined}: {len(self._plan.output)} columns)"
+        filtered = f", filter {filters.describe(self._plan.filter)}" if self._plan.filter is not None else ""
+        return f"Query({joined}: {len(self._plan.output)} columns{filtered})"
 
     # -- SQL -------------------------------------------------------------------------------------
 
@@ -201,3 +273,63 @@ class Query:
             QueryError: ``start_time`` is after ``end_time``.
         """
         return self._engine.queries.read(self._plan, as_of, start_time, end_time, repr(self))
+
+    def show(self, n: int, online: bool = False) -> pd.DataFrame:
+        """The first ``n`` rows of `read` (in its order), as a DataFrame, as the Hopsworks Python engine returns.
+
+        Raises:
+            ParameterTypeError: ``n`` is not a whole number.
+            ParameterError: ``n`` is negative, or ``online=True`` (the online store holds one row per
+                key; use ``feature_view.get_feature_vector`` instead).
+        """
+        where = repr(self)
+        arguments.unsupported(where, online=(online, "the online store is read through "
+                                                    "feature_view.get_feature_vector(...) here"))
+        count = _row_count(n, where)
+        return self._engine.queries.read(self._plan, None, None, None, where, limit=count)
+
+    def to_string(self, online: bool = False, arrow_flight: bool = False, *, start_time: Any = None,
+                  end_time: Any = None) -> str:
+        """The query's SQL, for reading: DuckDB SQL, not the Spark/Hive SQL Hopsworks shows.
+
+        Filter values appear as literals here; the kit runs the statement with ``?``
+        parameters instead, never with values pasted in. It is `sql` as one statement
+        (`read` runs the same rows one joined feature group at a time).
+
+        Args:
+            online: Refused when True: the online store is read through ``get_feature_vector`` here.
+            arrow_flight: Accepted for Hopsworks compatibility (it changes only the text Hopsworks shows).
+            start_time: Only observations at or after this time (as in `sql`).
+            end_time: Only observations before this time.
+
+        Raises:
+            ParameterError: ``online=True``.
+            InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
+        """
+        del arrow_flight
+        arguments.unsupported(repr(self), online=(online, "the online store is read through "
+                                                          "feature_view.get_feature_vector(...) here"))
+        statement, params = self.sql(start_time=start_time, end_time=end_time)
+        pieces = statement.split("?")
+        # Names in the statement are checked identifiers, so every "?" in it is a parameter.
+        text = pieces[0]
+        for value, piece in zip(params, pieces[1:], strict=True):
+            text += filters.literal(value) + piece
+        return text
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+
+def _row_count(n: Any, where: str) -> int:
+    """``n`` as a number of rows.
+
+    Raises:
+        ParameterTypeError: Not a whole number.
+        ParameterError: Negative.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise ParameterTypeError(f"{where}: n must be a whole number of rows, got {n!r:.80}")
+    if n < 0:
+        raise ParameterError(f"{where}: n must not be negative, got {n}")
+    return int(n)

@@ -152,6 +152,14 @@ CREATE TABLE IF NOT EXISTS fti_store_settings (
     key VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 );
+-- One description per feature of a feature group version (fg.update_feature_description).
+CREATE TABLE IF NOT EXISTS fti_feature_descriptions (
+    fg_name VARCHAR NOT NULL,
+    fg_version INTEGER NOT NULL,
+    feature VARCHAR NOT NULL,
+    description VARCHAR NOT NULL,
+    PRIMARY KEY (fg_name, fg_version, feature)
+);
 -- What fg.delete(), fv.delete() and model.delete() removed. Commit ids and model versions
 -- are never given out twice: a training dataset or a run log naming one keeps meaning it.
 CREATE TABLE IF NOT EXISTS fti_deleted (

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from fti.exceptions import TransformationError
+from fti.exceptions import ParameterTypeError, TransformationError
 
 
 def _present(series: pd.Series) -> pd.Series:
@@ -68,6 +68,56 @@ class Transformation:
 
     def output_names(self, column: str, state: dict[str, Any]) -> list[str]:
         return [column]
+
+    def __call__(self, feature: str) -> BoundTransformation:
+        """This step bound to one feature, for a list of transformation functions (Hopsworks' form).
+
+        ``fs.get_transformation_function("standard_scaler")("age")`` is the same as
+        ``standard_scaler("age")`` from ``fti.hsfs.builtin_transformations``.
+
+        Raises:
+            TransformationError: ``feature`` is not a column name.
+        """
+        if not isinstance(feature, str) or not feature:
+            raise TransformationError(
+                f"transformation function '{self.name}' is bound to one feature by name, e.g. "
+                f"{self.name}('age'); got {feature!r:.80}"
+            )
+        return BoundTransformation(feature, self)
+
+
+@dataclass(frozen=True)
+class BoundTransformation:
+    """A transformation step bound to the feature it transforms: one item of a list of transformation functions.
+
+    The Hopsworks client takes ``transformation_functions=[label_encoder("sex"), ...]``;
+    the kit's own form is ``{"sex": "label_encoder"}``. `by_feature` turns the list into that.
+
+    Attributes:
+        feature: The column it transforms.
+        step: The transformation.
+    """
+
+    feature: str
+    step: Transformation
+
+
+def by_feature(functions: Iterable[Any], where: str) -> dict[str, list[Transformation]]:
+    """``{feature: [step, ...]}`` of a list of bound transformations, in the order given.
+
+    Raises:
+        ParameterTypeError: An item is not bound to a feature (a bare step, or a name).
+    """
+    mapping: dict[str, list[Transformation]] = {}
+    for item in functions:
+        if not isinstance(item, BoundTransformation):
+            shown = f"'{item.name}'" if isinstance(item, Transformation) else repr(item)[:80]
+            raise ParameterTypeError(
+                f"{where}: in a list of transformation_functions each item names its feature, e.g. "
+                f"label_encoder('sex'); got {shown}. Or give a dict: {{'sex': 'label_encoder'}}"
+            )
+        mapping.setdefault(item.feature, []).append(item.step)
+    return mapping
 
 
 @dataclass(frozen=True)

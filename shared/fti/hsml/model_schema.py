@@ -1,0 +1,7 @@
+"""``hsml.model_schema``: `ModelSchema`, a model's input and output `Schema` (``create_model(model_schema=...)``)."""
+
+from __future__ import annotations
+
+from fti.store.model_engine import ModelSchema
+
+__all__ = ["ModelSchema"]

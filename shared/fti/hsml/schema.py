@@ -1,0 +1,7 @@
+"""``hsml.schema``: `Schema`, the columns (or tensor) of a model's inputs or outputs."""
+
+from __future__ import annotations
+
+from fti.store.model_engine import Schema
+
+__all__ = ["Schema"]
