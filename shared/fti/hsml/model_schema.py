@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fti.store.model_engine import ModelSchema
+from fti.store.model_schema import ModelSchema
 
 __all__ = ["ModelSchema"]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fti.store.model_engine import Schema
+from fti.store.model_schema import Schema
 
 __all__ = ["Schema"]

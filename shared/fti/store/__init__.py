@@ -1,7 +1,8 @@
 """The store core: feature store and model registry in one folder.
 
 Public objects, the names students learn (like the Hopsworks client's):
-``registry`` (`ModelRegistry`, `Model`), ``feature_store`` (`FeatureStore`),
+``registry`` (`ModelRegistry`, `Model`), ``deployment`` (`ModelServing`, `Deployment`:
+a model's predictor script run in-process), ``feature_store`` (`FeatureStore`),
 ``feature_view`` (`FeatureView`), ``feature_group`` (`FeatureGroup`) and ``query``
 (`Query`). They are thin: they check and shape arguments (with ``arguments``),
 delegate to an engine and wrap its answers.
@@ -13,8 +14,9 @@ and ``model_engine`` (model versions, aliases, artifacts), ``query_engine`` (que
 plans and point-in-time SQL) and ``feature_group_engine`` (feature group records,
 commits, ``as_of``, the online copy). Below them: ``online`` (SQLite lookups),
 ``storage`` (the folder and its DuckDB connections), ``schema`` (column types),
-``validation`` (Great Expectations), ``transformations`` (encoders and scalers)
-and ``artifacts`` (model files).
+``validation`` (Great Expectations), ``transformations`` (encoders and scalers),
+``filters`` (features and the filters their comparisons make), ``model_schema``
+(a model's input and output schema) and ``artifacts`` (model files).
 
 Each module imports only the ones after it in that order (an import-linter
 ``layers`` contract in ``pyproject.toml`` checks it). This layer never imports the

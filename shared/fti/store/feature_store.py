@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import numbers
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,25 @@ def _feature_group_options(options: dict[str, Any], where: str) -> None:
     unknown = sorted(set(options) - _IGNORED_FEATURE_GROUP_OPTIONS - set(_REFUSED_FEATURE_GROUP_OPTIONS))
     if unknown:
         raise ParameterError(f"{where}: unknown argument(s) {unknown}")
+
+
+def _version_to_create(kind: str, name: str, version: Any, newest: int | None, exists: Callable[[int], bool]) -> int:
+    """The version a ``create_*`` call makes: the one given, or one more than the newest (1 for the first).
+
+    Raises:
+        InvalidNameError: Not a valid version.
+        ParameterError: That version exists already.
+    """
+    if version is None:
+        version = 1 if newest is None else newest + 1
+    version = arguments.version(version, f"{kind} '{name}'")
+    if exists(version):
+        call = kind.replace(" ", "_")
+        raise ParameterError(
+            f"{kind} '{name}' v{version} exists already; get it with get_{call}('{name}', {version}) or "
+            f"get_or_create_{call}, or create version {version + 1}"
+        )
+    return version
 
 
 def _feature_view_options(options: dict[str, Any], where: str) -> None:
@@ -254,15 +274,9 @@ class FeatureStore:
                 `get_feature_group`); and the errors of `get_or_create_feature_group`.
         """
         check_name(name, "feature group")
-        if version is None:
-            newest = self._engine.feature_groups.newest_version(name)
-            version = 1 if newest is None else newest + 1
-        version = arguments.version(version, f"feature group '{name}'")
-        if self._existing_feature_group(name, version) is not None:
-            raise ParameterError(
-                f"feature group '{name}' v{version} exists already; get it with get_feature_group('{name}', "
-                f"{version}) or get_or_create_feature_group, or create version {version + 1}"
-            )
+        groups = self._engine.feature_groups
+        version = _version_to_create("feature group", name, version, groups.newest_version(name),
+                                     lambda number: self._existing_feature_group(name, number) is not None)
         if primary_key is None:
             raise SchemaError(f"feature group '{name}' v{version}: primary_key needs at least one column")
         return self.get_or_create_feature_group(name, version, primary_key, **options)
@@ -387,15 +401,9 @@ class FeatureStore:
                 `get_feature_view`); and the errors of `get_or_create_feature_view`.
         """
         check_name(name, "feature view")
-        newest = self._engine.feature_views.newest_version(name)
-        if version is None:
-            version = 1 if newest is None else newest + 1
-        version = arguments.version(version, f"feature view '{name}'")
-        if self._engine.feature_views.exists(name, version):
-            raise ParameterError(
-                f"feature view '{name}' v{version} exists already; get it with get_feature_view('{name}', "
-                f"{version}) or get_or_create_feature_view, or create version {version + 1}"
-            )
+        views = self._engine.feature_views
+        version = _version_to_create("feature view", name, version, views.newest_version(name),
+                                     lambda number: views.exists(name, number))
         if query is None:
             raise QueryError(f"feature view '{name}' v{version}: create_feature_view needs a query")
         return self.get_or_create_feature_view(name, version, query, **definition)

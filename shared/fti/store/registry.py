@@ -30,7 +30,8 @@ from fti.store.deployment import Deployment, ModelServing
 from fti.store.engine import StoreEngine
 from fti.store.feature_store import FeatureStore
 from fti.store.feature_view import FeatureView
-from fti.store.model_engine import ModelRecord, ModelSchema
+from fti.store.model_engine import ModelRecord
+from fti.store.model_schema import ModelSchema
 
 
 def _json_ready(value: Any) -> Any:
