@@ -193,8 +193,8 @@ def hopsworks_names(values: Any, hopsworks: bool) -> Any:
     return values
 
 
-def epoch_ms_or_moment(value: Any, argument: str, where: str, hopsworks: bool) -> Any:
-    """A time given as epoch milliseconds (a whole number), as the Hopsworks client takes it, else unchanged.
+def epoch_ms(value: Any, hopsworks: bool) -> Any:
+    """A whole number as a time of epoch milliseconds, as the Hopsworks client reads it; anything else unchanged.
 
     Only for a store opened through ``fti.login()``: the kit's own calls refuse numbers as times,
     since nothing says which unit they are in.

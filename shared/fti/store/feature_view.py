@@ -185,9 +185,9 @@ class FeatureView:
     def _labels(self, y: pd.DataFrame) -> pd.Series | pd.DataFrame:
         return _labels_out(y, self._engine.hopsworks)
 
-    def _time(self, value: Any, argument: str) -> Any:
+    def _time(self, value: Any) -> Any:
         """A time argument; whole numbers are epoch milliseconds in Hopsworks code."""
-        return arguments.epoch_ms_or_moment(value, argument, self.label, self._engine.hopsworks)
+        return arguments.epoch_ms(value, self._engine.hopsworks)
 
     def _data_options(self, options: dict[str, Any], call: str) -> None:
         """Accept the Hopsworks options that change nothing here; refuse the others with advice.
@@ -298,7 +298,7 @@ class FeatureView:
             return Split("random", test_size=float(test_size), seed=int(seed))
         if not self._meta.plan.left.event_time:
             raise QueryError(f"{self.label}: a time split needs an event time on {self._meta.plan.left.label}")
-        iso = {key: None if value is None else arguments.moment(self._time(value, key), key, self.label).isoformat()
+        iso = {key: None if value is None else arguments.moment(self._time(value), key, self.label).isoformat()
                for key, value in times.items()}
         return Split("time", **iso)
 
@@ -488,8 +488,8 @@ class FeatureView:
         self._data_options(hopsworks_options, "get_batch_data")
         flags = self._flags(primary_key=primary_key, event_time=event_time, transformed=transformed)
         self._ensure_bound()
-        frame = self._engine.feature_views.batch_data(self._meta, self._time(start_time, "start_time"),
-                                                      self._time(end_time, "end_time"), as_of)
+        frame = self._engine.feature_views.batch_data(self._meta, self._time(start_time),
+                                                      self._time(end_time), as_of)
         X, _ = split_columns(self._meta, self._binding, frame, **flags)
         return X
 
@@ -502,8 +502,8 @@ class FeatureView:
         Raises:
             InvalidTimeError: ``start_time`` or ``end_time`` is not a time.
         """
-        return self._query.to_string(start_time=self._time(start_time, "start_time"),
-                                     end_time=self._time(end_time, "end_time"))
+        return self._query.to_string(start_time=self._time(start_time),
+                                     end_time=self._time(end_time))
 
     def _mapping(self, value: Any, argument: str, example: str) -> dict[str, Any]:
         """A dict argument of a lookup (only reached when it is not a dict already)."""
@@ -559,13 +559,9 @@ class FeatureView:
             request_parameters = self._mapping(request_parameters, "request_parameters", "{'amount': 12.5}")
         if passed_features is not None and not isinstance(passed_features, dict):
             passed_features = self._mapping(passed_features, "passed_features", "{'amount': 12.5}")
-        if transform is True:
-            vector = feature_vector(plan, entry, request_parameters, passed_features)
-            columns = plan.output_columns
-        else:
-            transformed = self._flags(transform=transform)["transform"]
-            vector = feature_vector(plan, entry, request_parameters, passed_features, transformed)
-            columns = plan.output_columns if transformed else plan.feature_names
+        transformed = transform if transform is True else self._flags(transform=transform)["transform"]
+        vector = feature_vector(plan, entry, request_parameters, passed_features, transformed)
+        columns = plan.output_columns if transformed else plan.feature_names
         if return_type == "list":
             return vector
         if return_type == "dict":

@@ -158,9 +158,8 @@ def _filter_time(value: Any, where: str, hopsworks: bool) -> pd.Timestamp:
     Raises:
         QueryError: Not a time (a whole number outside a store opened through ``fti.login()``).
     """
+    value = arguments.epoch_ms(value, hopsworks)  # as the Hopsworks client reads a number
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        if hopsworks:
-            return pd.Timestamp(int(value), unit="ms", tz="UTC")  # as the Hopsworks client reads a number
         raise QueryError(
             f"filter on {where}: {value!r} is a number, not a time (Hopsworks would read it as epoch "
             f"milliseconds); write pd.Timestamp({value!r}, unit='ms', tz='UTC') or a datetime"
